@@ -1,0 +1,1 @@
+"""Sub-commands of the ``driftd`` command line; each module registers its parsers."""

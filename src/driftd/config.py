@@ -1,0 +1,380 @@
+"""Configuration: frozen pydantic models, validated once at start-up.
+
+A config file is YAML. Relative paths (reference profiles, JSONL files, the checkpoint)
+are resolved against the file's directory. Environment variables override addresses and
+secrets (see ``ENV_OVERRIDES``); they are applied before validation so a bad value is
+reported like any other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ColumnKind = Literal["numeric", "categorical"]
+Role = Literal["input", "prediction", "label"]
+Decision = Literal["threshold", "pvalue", "none"]
+Correction = Literal["none", "bonferroni", "holm"]
+
+TEST_NAMES = ("psi", "ks", "chi2", "js", "wasserstein", "missing")
+
+# Environment variable -> dotted config path it overrides.
+ENV_OVERRIDES: Mapping[str, str] = {
+    "DRIFTD_HTTP_ADDRESS": "http.address",
+    "DRIFTD_CHECKPOINT_PATH": "checkpoint.path",
+    "DRIFTD_LOG_LEVEL": "logging.level",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TestConfig(_Frozen):
+    """How one statistic turns into a drift decision.
+
+    ``decision: threshold`` flags drift when the statistic exceeds ``threshold``
+    (for ``missing``: when the absolute change of the missing rate does);
+    ``decision: pvalue`` when the test's p-value, corrected across the model's
+    columns, is below ``alpha``; ``none`` exports the statistic without deciding.
+    """
+
+    enabled: bool = True
+    decision: Decision = "threshold"
+    threshold: float | None = Field(default=None, ge=0)
+    alpha: float | None = Field(default=None, gt=0, lt=1)
+    null: Literal["asymptotic", "bootstrap"] = "asymptotic"
+    bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+
+    @model_validator(mode="after")
+    def _decision_has_its_parameter(self) -> TestConfig:
+        if self.decision == "threshold" and self.threshold is None:
+            raise ValueError("decision 'threshold' needs a threshold")
+        if self.decision == "pvalue" and self.alpha is None:
+            raise ValueError("decision 'pvalue' needs an alpha")
+        return self
+
+
+class TestsConfig(_Frozen):
+    """Per-statistic decision settings; defaults are the common industry ones."""
+
+    psi: TestConfig = TestConfig(decision="threshold", threshold=0.2)
+    ks: TestConfig = TestConfig(decision="pvalue", alpha=0.01)
+    chi2: TestConfig = TestConfig(decision="pvalue", alpha=0.01)
+    js: TestConfig = TestConfig(decision="threshold", threshold=0.1)
+    wasserstein: TestConfig = TestConfig(decision="none")
+    missing: TestConfig = TestConfig(decision="threshold", threshold=0.05)
+
+    def get(self, name: str) -> TestConfig:
+        test: TestConfig = getattr(self, name)
+        return test
+
+
+class TestsOverride(_Frozen):
+    """Per-column replacement of some tests' settings."""
+
+    psi: TestConfig | None = None
+    ks: TestConfig | None = None
+    chi2: TestConfig | None = None
+    js: TestConfig | None = None
+    wasserstein: TestConfig | None = None
+    missing: TestConfig | None = None
+
+
+class ColumnConfig(_Frozen):
+    """A monitored column: its kind, its role and where it sits in an event."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: ColumnKind
+    role: Role = "input"
+    path: str | None = Field(
+        default=None,
+        description="Dotted path in the event; default features.<name> for inputs, "
+        "'prediction' for the prediction and 'label' for the label.",
+    )
+    tests: TestsOverride = TestsOverride()
+
+    @property
+    def event_path(self) -> tuple[str, ...]:
+        if self.path is not None:
+            return tuple(self.path.split("."))
+        if self.role == "prediction":
+            return ("prediction",)
+        if self.role == "label":
+            return ("label",)
+        return ("features", self.name)
+
+    @field_validator("path")
+    @classmethod
+    def _path_has_no_empty_parts(cls, value: str | None) -> str | None:
+        if value is not None and any(part == "" for part in value.split(".")):
+            raise ValueError("path must be dot-separated names, e.g. features.amount")
+        return value
+
+
+class CountWindowConfig(_Frozen):
+    """The last ``size`` events, advanced every ``step`` events (tumbling when equal)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    type: Literal["count"] = "count"
+    size: int = Field(gt=0, le=100_000_000)
+    step: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _step_divides_size(self) -> CountWindowConfig:
+        if self.step > self.size or self.size % self.step:
+            raise ValueError("step must divide size (size = whole number of steps)")
+        return self
+
+
+class TimeWindowConfig(_Frozen):
+    """Event-time window of ``duration_seconds`` advanced every ``slide_seconds``."""
+
+    name: str = Field(min_length=1, max_length=100)
+    type: Literal["time"] = "time"
+    duration_seconds: float = Field(gt=0)
+    slide_seconds: float = Field(gt=0)
+    allowed_lateness_seconds: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _slide_divides_duration(self) -> TimeWindowConfig:
+        panes = self.duration_seconds / self.slide_seconds
+        if self.slide_seconds > self.duration_seconds or abs(panes - round(panes)) > 1e-9:
+            raise ValueError("slide_seconds must divide duration_seconds")
+        if round(panes) > 10_000:
+            raise ValueError("duration_seconds / slide_seconds must be at most 10000 panes")
+        return self
+
+    @property
+    def panes(self) -> int:
+        return round(self.duration_seconds / self.slide_seconds)
+
+
+WindowConfig = Annotated[CountWindowConfig | TimeWindowConfig, Field(discriminator="type")]
+
+
+class ModelConfig(_Frozen):
+    """One monitored model: its reference profile, columns, windows and tests."""
+
+    name: str = Field(min_length=1, max_length=100)
+    version: str = Field(default="", max_length=100)
+    reference: Path
+    columns: tuple[ColumnConfig, ...] = Field(min_length=1)
+    windows: tuple[WindowConfig, ...] = Field(min_length=1)
+    tests: TestsConfig = TestsConfig()
+    correction: Correction = "holm"
+    non_finite: Literal["missing", "invalid"] = Field(
+        default="missing",
+        description="Non-finite numbers count as missing values (default) or make the "
+        "event invalid (reason non_finite).",
+    )
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> ModelConfig:
+        _require_unique("columns", [c.name for c in self.columns])
+        _require_unique("windows", [w.name for w in self.windows])
+        if sum(1 for c in self.columns if c.role == "label") > 1:
+            raise ValueError("at most one column may have role 'label'")
+        return self
+
+    @property
+    def monitored_columns(self) -> tuple[ColumnConfig, ...]:
+        """Columns compared against the reference (inputs and prediction)."""
+        return tuple(c for c in self.columns if c.role != "label")
+
+    def test_for(self, column: ColumnConfig, test: str) -> TestConfig:
+        override: TestConfig | None = getattr(column.tests, test)
+        return override if override is not None else self.tests.get(test)
+
+
+class EventFields(_Frozen):
+    """Where the envelope fields sit in an event (dotted paths)."""
+
+    model: str = "model"
+    id: str = "id"
+    ts: str = "ts"
+
+
+class JsonlSourceConfig(_Frozen):
+    """Replay of JSON lines from a file, or stdin when ``path`` is ``-``."""
+
+    type: Literal["jsonl"] = "jsonl"
+    path: str
+    batch_size: int = Field(default=5000, gt=0, le=1_000_000)
+    fields: EventFields = EventFields()
+
+
+class DemoSourceConfig(_Frozen):
+    """The built-in synthetic model stream."""
+
+    type: Literal["demo"] = "demo"
+    model: str = "demo"
+    events_per_second: float = Field(default=2000.0, gt=0, le=1_000_000)
+    drift_after_seconds: float = Field(default=120.0, ge=0)
+    label_delay_seconds: float = Field(default=30.0, ge=0)
+    seed: int = 0
+
+
+SourceConfig = Annotated[JsonlSourceConfig | DemoSourceConfig, Field(discriminator="type")]
+
+
+class HttpConfig(_Frozen):
+    address: str = "127.0.0.1:9108"
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("address must be host:port, e.g. 127.0.0.1:9108")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])
+
+
+class CheckpointConfig(_Frozen):
+    path: Path | None = None
+    interval_seconds: float = Field(default=30.0, gt=0)
+
+
+class EvaluationConfig(_Frozen):
+    interval_seconds: float = Field(default=10.0, gt=0)
+
+
+class LoggingConfig(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Frozen):
+    """The whole driftd configuration."""
+
+    models: tuple[ModelConfig, ...] = Field(min_length=1)
+    sources: tuple[SourceConfig, ...] = Field(min_length=1)
+    http: HttpConfig = HttpConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    logging: LoggingConfig = LoggingConfig()
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _model_names_are_unique(self) -> Config:
+        _require_unique("models", [m.name for m in self.models])
+        return self
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _require_unique(what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{what} names must be unique, {name!r} appears twice")
+        seen.add(name)
+
+
+def format_validation_error(error: ValidationError) -> list[str]:
+    """One ``field.path: message`` line per problem."""
+    lines = []
+    for problem in error.errors():
+        path = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"{path}: {problem['msg']}")
+    return lines
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return ``raw`` with the values of the set ``ENV_OVERRIDES`` variables put in."""
+    result = dict(raw)
+    for variable, dotted in ENV_OVERRIDES.items():
+        if variable not in environ:
+            continue
+        node = result
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            child = node.get(part)
+            node[part] = dict(child) if isinstance(child, dict) else {}
+            node = node[part]
+        node[leaf] = environ[variable]
+    return result
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make relative file paths relative to the config file's directory."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value != "-" and not Path(value).is_absolute():
+            return str(base / value)
+        return value
+
+    result = dict(raw)
+    if isinstance(result.get("models"), list):
+        result["models"] = [
+            {**m, "reference": resolve(m.get("reference"))} if isinstance(m, dict) else m
+            for m in result["models"]
+        ]
+    if isinstance(result.get("sources"), list):
+        result["sources"] = [
+            {**s, "path": resolve(s["path"])} if isinstance(s, dict) and "path" in s else s
+            for s in result["sources"]
+        ]
+    checkpoint = result.get("checkpoint")
+    if isinstance(checkpoint, dict) and checkpoint.get("path"):
+        result["checkpoint"] = {**checkpoint, "path": resolve(checkpoint["path"])}
+    return result
+
+
+def parse_config(
+    raw: Any, *, source: str = "<config>", base: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate an already-parsed YAML document; raise ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["(top level): expected a mapping of settings"])
+    raw = apply_env_overrides(raw, os.environ if environ is None else environ)
+    if base is not None:
+        raw = _resolve_paths(raw, base)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(source, format_validation_error(error)) from None
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override from the environment, and validate a YAML config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read file: {error.strerror}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [f"(top level): not valid YAML: {error}"]) from None
+    return parse_config(raw, source=str(path), base=path.parent, environ=environ)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config file."""
+    return Config.model_json_schema()

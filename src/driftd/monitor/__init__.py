@@ -1,0 +1,1 @@
+"""Routing of decoded events into windows, and evaluation of windows into results."""

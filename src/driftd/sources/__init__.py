@@ -1,0 +1,1 @@
+"""Event sources: JSONL replay, the synthetic demo stream (and Kafka)."""
