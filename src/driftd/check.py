@@ -1,0 +1,115 @@
+"""The batch drift gate: every configured statistic of a whole file vs a profile."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftd.config import ColumnConfig, CountWindowConfig, ModelConfig, TestConfig
+from driftd.events import Decoder, ModelBatch
+from driftd.filescan import Progress, ScanReport, scan_file
+from driftd.monitor.evaluate import Evaluator
+from driftd.monitor.layout import Layout
+from driftd.monitor.results import WindowResult
+from driftd.reference.profile import Profile
+from driftd.windows.panes import Pane
+
+# The statistic each test compares with its threshold, and its p-value.
+TEST_STATISTICS = {
+    "psi": ("psi", "psi_pvalue"),
+    "ks": ("ks_statistic", "ks_pvalue"),
+    "chi2": ("chi2_statistic", "chi2_pvalue"),
+    "js": ("js_distance", None),
+    "wasserstein": ("wasserstein", None),
+    "missing": ("missing_ratio", "missing_pvalue"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    model: ModelConfig
+    result: WindowResult
+    scan: ScanReport
+
+    @property
+    def drifted(self) -> bool:
+        return any(column.drifted for column in self.result.columns)
+
+    @property
+    def invalid_ratio(self) -> float:
+        invalid = sum(self.scan.invalid.values())
+        return invalid / max(invalid + self.scan.rows, 1)
+
+
+def model_from_profile(profile: Profile, path: Path) -> ModelConfig:
+    """A model config with the profile's columns and the default tests."""
+    columns = tuple(ColumnConfig(name=c.name, kind=c.kind, role=c.role)  # type: ignore[arg-type]
+                    for c in profile.columns.values())
+    window = CountWindowConfig(name="file", size=1, step=1)
+    return ModelConfig(name=profile.model, reference=path, columns=columns, windows=(window,))
+
+
+def run_check(
+    profile: Profile, model: ModelConfig, data: Path, *, progress: Progress | None = None
+) -> CheckResult:
+    """Decode ``data`` like a stream, aggregate it as one window, evaluate it."""
+    layout = Layout(model.columns, profile)
+    pane = Pane.empty(layout.size, layout.tail_size)
+
+    def add(batch: ModelBatch) -> None:
+        encoded = layout.encode(batch)
+        pane.add_rows(encoded, 0, len(encoded))
+
+    strict = [model.name] if model.non_finite == "invalid" else []
+    decoder = Decoder({model.name: model.columns}, default_model=model.name,
+                      strict_non_finite=strict)
+    scan = scan_file(data, decoder, model.name, add, progress=progress)
+    result = Evaluator(model, layout).evaluate("file", pane)
+    return CheckResult(model, result, scan)
+
+
+def check_to_json(check: CheckResult) -> dict[str, Any]:
+    """The JSON report: per column, each statistic, its threshold and decision."""
+    result = check.result
+    columns = []
+    for column in result.columns:
+        spec = next(c for c in check.model.columns if c.name == column.column)
+        tests = {test: _test_json(check.model.test_for(spec, test), test, column.statistics,
+                                  column.drift.get(test))
+                 for test in TEST_STATISTICS if check.model.test_for(spec, test).enabled}
+        columns.append({"column": column.column, "kind": column.kind, "role": column.role,
+                        "drift": column.drifted, "statistics": _finite(column.statistics),
+                        "tests": {k: v for k, v in tests.items() if v is not None}})
+    return {
+        "model": result.model, "reference": result.reference, "rows": result.events,
+        "invalid": dict(check.scan.invalid), "drift": check.drifted,
+        "correction": check.model.correction, "columns": columns,
+    }
+
+
+def _test_json(
+    config: TestConfig, test: str, stats: Any, drift: bool | None
+) -> dict[str, Any] | None:
+    statistic, pvalue = TEST_STATISTICS[test]
+    if statistic not in stats:
+        return None
+    entry: dict[str, Any] = {"statistic": statistic, "value": _finite_or_none(stats[statistic]),
+                             "decision": config.decision, "drift": drift}
+    if pvalue is not None and pvalue in stats:
+        entry["pvalue"] = _finite_or_none(stats[pvalue])
+    if config.decision == "threshold":
+        entry["threshold"] = config.threshold
+    elif config.decision == "pvalue":
+        entry["alpha"] = config.alpha
+    return entry
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _finite(stats: Mapping[str, float]) -> dict[str, float | None]:
+    return {key: _finite_or_none(value) for key, value in stats.items()}

@@ -1,0 +1,103 @@
+"""`driftd check`: the batch drift gate for CI/CD pipelines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from driftd.check import CheckResult, check_to_json, model_from_profile, run_check
+from driftd.config import ConfigError, ModelConfig, load_config
+from driftd.datafile import DataFileError
+from driftd.filescan import Progress
+from driftd.reference.profile import ProfileError, load_profile
+
+EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check", help="compare a data file with a reference profile (exit 1 on drift)",
+        description="Compute every configured statistic of a whole file against a reference "
+        "profile. Exit 0: no drift, 1: drift detected, 2: bad input.")
+    parser.add_argument("--reference", required=True, type=Path, help="profile JSON")
+    parser.add_argument("--data", required=True, type=Path, help="Parquet, CSV or JSONL file")
+    parser.add_argument("--config", type=Path, help="driftd config (tests, thresholds)")
+    parser.add_argument("--model", help="model in --config (default: the profile's model)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--max-invalid-ratio", type=float, default=0.0, metavar="R",
+                        help="share of invalid records tolerated before exiting 2 (default 0)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        profile = load_profile(args.reference)
+        model = _model(args, profile.model) or model_from_profile(profile, args.reference)
+        check = run_check(profile, model, args.data, progress=Progress("reading"))
+    except (ConfigError, ProfileError, DataFileError) as error:
+        print(f"driftd check: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(check_to_json(check), indent=2, allow_nan=False))
+    else:
+        print(render_text(check))
+    return _exit_code(check, args.max_invalid_ratio)
+
+
+def _model(args: argparse.Namespace, profile_model: str) -> ModelConfig | None:
+    if args.config is None:
+        return None
+    config = load_config(args.config)
+    name = args.model or profile_model
+    try:
+        return config.model(name)
+    except KeyError:
+        raise ConfigError(str(args.config), [f"models: no model named {name!r}"]) from None
+
+
+def _exit_code(check: CheckResult, max_invalid_ratio: float) -> int:
+    if check.scan.rows == 0:
+        print("driftd check: no valid records in the data file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if check.invalid_ratio > max_invalid_ratio:
+        print(f"driftd check: {check.invalid_ratio:.2%} of records are invalid "
+              f"(more than --max-invalid-ratio {max_invalid_ratio})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_DRIFT if check.drifted else EXIT_OK
+
+
+_COLUMNS = (("psi", "PSI"), ("ks_statistic", "KS"), ("ks_pvalue", "KS p"),
+            ("chi2_pvalue", "chi2 p"), ("js_distance", "JS"), ("wasserstein", "W1"),
+            ("missing_ratio", "missing"))
+
+
+def render_text(check: CheckResult) -> str:
+    """A fixed-width table: one row per column, the drifted tests at the end."""
+    result = check.result
+    lines = [f"model {result.model}  reference {result.reference[:19]}  rows {result.events:,}"]
+    if check.scan.invalid:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(check.scan.invalid.items()))
+        lines.append(f"invalid records: {reasons}")
+        lines += [f"  {r.origin}: {r.reason}: {r.detail}" for r in check.scan.examples[:5]]
+    header = f"{'column':<24}{'kind':<12}" + "".join(f"{t:>10}" for _, t in _COLUMNS)
+    lines += [header + "  drift", "-" * (len(header) + 7)]
+    for column in result.columns:
+        cells = "".join(_cell(column.statistics.get(key)) for key, _ in _COLUMNS)
+        drifted = ",".join(t for t, flag in column.drift.items() if flag) or "-"
+        lines.append(f"{column.column[:23]:<24}{column.kind:<12}{cells}  {drifted}")
+    drifted_columns = [c.column for c in result.columns if c.drifted]
+    verdict = (f"DRIFT in {len(drifted_columns)} column(s): {', '.join(drifted_columns)}"
+               if drifted_columns else "no drift detected")
+    return "\n".join([*lines, "", verdict])
+
+
+def _cell(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return f"{'-':>10}"
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:>10.2e}"
+    return f"{value:>10.4f}"

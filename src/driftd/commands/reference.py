@@ -1,0 +1,151 @@
+"""`driftd reference build|show`: reference profiles from data files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from driftd import __version__
+from driftd.config import ColumnConfig, ConfigError, load_config
+from driftd.datafile import DataFileError
+from driftd.events import Decoder, ModelBatch
+from driftd.filescan import Progress, scan_file
+from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
+from driftd.reference.profile import (
+    CategoricalProfile,
+    Profile,
+    ProfileError,
+    load_profile,
+)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("reference", help="build or show reference profiles")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser(
+        "build", help="build a profile from a Parquet, CSV or JSONL file",
+        description="Column roles come from --config, or from the --numeric, --categorical, "
+        "--prediction and --label flags.")
+    build.add_argument("--model", required=True)
+    build.add_argument("--data", required=True, type=Path)
+    build.add_argument("--out", required=True, type=Path)
+    build.add_argument("--config", type=Path)
+    build.add_argument("--numeric", default="", help="comma-separated numeric input columns")
+    build.add_argument("--categorical", default="", help="comma-separated categorical inputs")
+    build.add_argument("--prediction", help="numeric prediction column")
+    build.add_argument("--label", help="label column")
+    build.add_argument("--grid-size", type=int, default=DEFAULT_GRID_SIZE)
+    build.add_argument("--top-categories", type=int, default=DEFAULT_TOP_CATEGORIES)
+    build.set_defaults(handler=handle_build)
+    show = actions.add_parser("show", help="print a readable summary of a profile")
+    show.add_argument("profile", type=Path)
+    show.set_defaults(handler=handle_show)
+
+
+def columns_from_flags(args: argparse.Namespace) -> tuple[ColumnConfig, ...]:
+    """Column configs from the role flags of `reference build`."""
+    columns = [ColumnConfig(name=n, kind="numeric") for n in _names(args.numeric)]
+    columns += [ColumnConfig(name=n, kind="categorical") for n in _names(args.categorical)]
+    if args.prediction:
+        columns.append(ColumnConfig(name=args.prediction, kind="numeric", role="prediction",
+                                    path=args.prediction))
+    if args.label:
+        columns.append(ColumnConfig(name=args.label, kind="categorical", role="label",
+                                    path=args.label))
+    return tuple(columns)
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def handle_build(args: argparse.Namespace) -> int:
+    try:
+        columns = _columns(args)
+        profile = build_from_file(args.model, columns, args.data, grid_size=args.grid_size,
+                                  top_categories=args.top_categories)
+    except (ConfigError, ProfileError, DataFileError, ValueError) as error:
+        print(f"driftd reference build: {error}", file=sys.stderr)
+        return 2
+    profile.save(args.out)
+    print(f"wrote {args.out}: model {profile.model}, {profile.rows:,} rows, "
+          f"{len(profile.columns)} columns, version {profile.version}")
+    return 0
+
+
+def _columns(args: argparse.Namespace) -> tuple[ColumnConfig, ...]:
+    if args.config is not None:
+        try:
+            return load_config(args.config).model(args.model).columns
+        except KeyError:
+            raise ConfigError(str(args.config), [f"models: no model named {args.model!r}"]
+                              ) from None
+    columns = columns_from_flags(args)
+    if not columns:
+        raise ValueError("give --config, or the columns with --numeric/--categorical/...")
+    return columns
+
+
+def build_from_file(
+    model: str, columns: Sequence[ColumnConfig], data: Path, *,
+    grid_size: int = DEFAULT_GRID_SIZE, top_categories: int = DEFAULT_TOP_CATEGORIES,
+) -> Profile:
+    """Decode ``data`` as the stream would be, then profile every monitored column."""
+    numeric: dict[str, list[npt.NDArray[np.float64]]] = {}
+    categorical: dict[str, list[str | None]] = {}
+
+    def collect(batch: ModelBatch) -> None:
+        for name, values in batch.numeric.items():
+            numeric.setdefault(name, []).append(values)
+        for name, cats in batch.categorical.items():
+            categorical.setdefault(name, []).extend(cats)
+
+    decoder = Decoder({model: columns}, default_model=model)
+    scan = scan_file(data, decoder, model, collect, progress=Progress("reading"))
+    if scan.rows == 0:
+        raise ProfileError(f"{data}: no valid records for model {model!r} "
+                           f"(invalid: {dict(scan.invalid) or 'none'})")
+    metadata = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": data.name, "driftd_version": __version__,
+                "invalid_records": dict(scan.invalid)}
+    return build_profile(
+        model, columns, {k: np.concatenate(v) for k, v in numeric.items()}, categorical,
+        rows=scan.rows, metadata=metadata, grid_size=grid_size, top_categories=top_categories)
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    try:
+        profile = load_profile(args.profile)
+    except ProfileError as error:
+        print(f"driftd reference show: {error}", file=sys.stderr)
+        return 2
+    print(describe(profile))
+    return 0
+
+
+def describe(profile: Profile) -> str:
+    """A readable summary: version, metadata, and one line per column."""
+    lines = [f"model     {profile.model}", f"version   {profile.version}",
+             f"rows      {profile.rows:,}"]
+    lines += [f"{key:<10}{value}" for key, value in sorted(profile.metadata.items())]
+    lines.append("")
+    for column in profile.columns.values():
+        missing = column.missing / max(column.total, 1)
+        if isinstance(column, CategoricalProfile):
+            top = ", ".join(f"{c} {n / column.total:.1%}" for c, n in
+                            zip(column.categories[:5], column.category_counts[:5], strict=False))
+            detail = f"{len(column.categories)} categories (+other {column.other}); top: {top}"
+        else:
+            edges = ", ".join(f"{e:.4g}" for e in column.psi_edges)
+            detail = (f"grid {column.grid.size} points{' (exact)' if column.exact else ''}, "
+                      f"range [{column.grid[0]:.4g}, {column.grid[-1]:.4g}], deciles {edges}")
+        lines.append(f"{column.name:<24}{column.kind:<12}{column.role:<11}"
+                     f"missing {missing:6.2%}  {detail}")
+    return "\n".join(lines)

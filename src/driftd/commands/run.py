@@ -1,0 +1,125 @@
+"""`driftd run` (the daemon on a config) and `driftd demo` (on the built-in stream)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from driftd.config import Config, ConfigError, DemoSourceConfig, JsonlSourceConfig, load_config
+from driftd.monitor.layout import Layout
+from driftd.reference.profile import Profile, ProfileError, load_profile
+from driftd.service.daemon import Daemon
+from driftd.service.demo import demo_config, demo_profile
+from driftd.sources.base import Source
+from driftd.sources.demo import DemoGenerator, DemoSource
+from driftd.sources.jsonl import JsonlSource
+
+logger = logging.getLogger("driftd")
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser("run", help="run the daemon with a config file")
+    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--exit-when-drained", action="store_true",
+                     help="exit once every source is exhausted (e.g. a JSONL replay)")
+    run.set_defaults(handler=handle_run)
+    demo = commands.add_parser("demo", help="run the daemon on the built-in demo stream")
+    demo.add_argument("--address", default="127.0.0.1:9108", help="HTTP host:port")
+    demo.add_argument("--drift-after", type=float, default=120.0, metavar="SECONDS")
+    demo.add_argument("--rate", type=float, default=2000.0, metavar="EVENTS_PER_SECOND")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=handle_demo)
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        profiles = load_profiles(config)
+    except (ConfigError, ProfileError) as error:
+        print(f"driftd run: {error}", file=sys.stderr)
+        return 2
+    return serve(config, profiles, exit_when_drained=args.exit_when_drained)
+
+
+def handle_demo(args: argparse.Namespace) -> int:
+    try:
+        config = demo_config(address=args.address, drift_after_seconds=args.drift_after,
+                             events_per_second=args.rate, seed=args.seed)
+    except ConfigError as error:
+        print(f"driftd demo: {error}", file=sys.stderr)
+        return 2
+    source = config.sources[0]
+    assert isinstance(source, DemoSourceConfig)
+    profiles = {config.models[0].name: demo_profile(config.models[0], source)}
+    return serve(config, profiles, banner=_demo_banner(config, source))
+
+
+def load_profiles(config: Config) -> dict[str, Profile]:
+    """Load every model's profile and check it has the configured columns."""
+    profiles = {}
+    for model in config.models:
+        profile = load_profile(model.reference)
+        Layout(model.columns, profile)  # raises ProfileError naming a mismatched column
+        profiles[model.name] = profile
+    return profiles
+
+
+def build_sources(config: Config) -> list[Source]:
+    sources: list[Source] = []
+    for spec in config.sources:
+        if isinstance(spec, JsonlSourceConfig):
+            sources.append(JsonlSource(spec.path))
+        else:
+            sources.append(DemoSource(
+                DemoGenerator(spec.seed), model=spec.model,
+                events_per_second=spec.events_per_second,
+                drift_after_seconds=spec.drift_after_seconds,
+                label_delay_seconds=spec.label_delay_seconds, clock=time.time,
+                sleep=time.sleep))
+    return sources
+
+
+def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
+          banner: str | None = None) -> int:
+    """Run a daemon in the foreground until SIGTERM/SIGINT (or drained)."""
+    _setup_logging(config.logging.level)
+    _log_effective_config(config)
+    try:
+        sources: Sequence[Source] = build_sources(config)
+    except OSError as error:
+        print(f"driftd: cannot open source: {error}", file=sys.stderr)
+        return 2
+    daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
+                                                                       or str(num)))
+    if banner:
+        print(banner, flush=True)
+    try:
+        return daemon.run()
+    except OSError as error:
+        print(f"driftd: cannot serve on {config.http.address}: {error}", file=sys.stderr)
+        return 2
+
+
+def _demo_banner(config: Config, source: DemoSourceConfig) -> str:
+    url = f"http://{config.http.address}/metrics"
+    return (f"driftd demo: {source.events_per_second:g} events/s of model 'demo'; "
+            f"drift starts after {source.drift_after_seconds:g} s.\n"
+            f"  metrics: {url}   (watch driftd_psi and driftd_ks_statistic rise)\n"
+            f"  health:  http://{config.http.address}/readyz   stop with Ctrl-C")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _log_effective_config(config: Config) -> None:
+    logger.info("effective config: %s", config.model_dump_json(exclude_none=True))

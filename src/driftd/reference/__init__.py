@@ -1,0 +1,1 @@
+"""Reference profiles: building, saving, loading and versioning."""

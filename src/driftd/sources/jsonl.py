@@ -1,0 +1,50 @@
+"""JSON-lines replay from a file or stdin."""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+from driftd.sources.base import RawBatch
+
+
+class JsonlSource:
+    """Reads one event (or a JSON array of events) per line; exhausted at end of file."""
+
+    def __init__(self, path: str, *, stream: str = "predictions",
+                 handle: BinaryIO | None = None) -> None:
+        self.name = f"jsonl:{path}"
+        self._label = "stdin" if path == "-" else path
+        self._stream = stream
+        if handle is not None:
+            self._handle = handle
+        elif path == "-":
+            self._handle = sys.stdin.buffer
+        else:
+            self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._owns = handle is None and path != "-"
+        self._line = 0
+        self._done = False
+
+    def poll(self, max_messages: int, timeout_seconds: float) -> RawBatch | None:
+        """The next lines, up to ``max_messages``; blocks on stdin like any reader."""
+        if self._done:
+            return None
+        messages: list[bytes] = []
+        origins: list[str] = []
+        for line in self._handle:
+            self._line += 1
+            if line.strip():
+                messages.append(line)
+                origins.append(f"{self._label}:{self._line}")
+            if len(messages) >= max_messages:
+                break
+        else:
+            self._done = True
+        if not messages and self._done:
+            return None
+        return RawBatch(self._stream, messages, origins)
+
+    def close(self) -> None:
+        if self._owns and not self._handle.closed:
+            self._handle.close()

@@ -1,0 +1,1 @@
+"""Pane-based sliding windows over encoded events; time is always passed in."""

@@ -1,0 +1,88 @@
+"""Event-time windows: ``duration`` long, advancing every ``slide``, with lateness.
+
+Events fall into panes of one slide by their own timestamp. The watermark is the
+newest event time seen minus the allowed lateness; a pane is closed once the
+watermark passes its end. The latest window is the ``duration / slide`` panes before
+the newest closed boundary. An event whose pane is already closed is late: it is
+counted and reported to the caller, never added silently nor dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from driftd.windows.panes import Encoded, Pane
+
+
+@dataclass(frozen=True, slots=True)
+class TimedPane:
+    """A window's aggregate with its event-time bounds [start, end) in seconds."""
+
+    pane: Pane
+    start: float
+    end: float
+
+
+class TimeWindow:
+    """Sliding event-time window made of panes of one slide."""
+
+    def __init__(
+        self, duration: float, slide: float, lateness: float, *, slots: int, tails: int
+    ) -> None:
+        panes = duration / slide
+        if slide <= 0 or lateness < 0 or abs(panes - round(panes)) > 1e-9 or panes < 1:
+            raise ValueError("slide must be positive and divide duration; lateness >= 0")
+        self.slide, self.lateness, self.panes = slide, lateness, round(panes)
+        self._slots, self._tails = slots, tails
+        self._open: dict[int, Pane] = {}
+        self._watermark = -math.inf
+
+    @property
+    def closed_pane(self) -> float:
+        """Index of the first pane not yet closed (-inf before any event)."""
+        if self._watermark == -math.inf:
+            return -math.inf
+        return math.floor(self._watermark / self.slide)
+
+    def add(self, encoded: Encoded) -> int:
+        """Add a batch; returns how many of its events were late (not added)."""
+        if len(encoded) == 0:
+            return 0
+        pane_index = np.floor(encoded.timestamps / self.slide).astype(np.int64)
+        on_time = pane_index >= self.closed_pane
+        late = int(len(encoded) - np.count_nonzero(on_time))
+        order = np.argsort(pane_index, kind="stable")
+        order = order[on_time[order]]
+        ordered = encoded.take(order)
+        indices = pane_index[order]
+        bounds = np.flatnonzero(np.diff(indices)) + 1
+        for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(order)], strict=True):
+            if stop > start:
+                pane = self._open.setdefault(int(indices[start]),
+                                             Pane.empty(self._slots, self._tails))
+                pane.add_rows(ordered, int(start), int(stop))
+        newest = float(encoded.timestamps.max())
+        self._watermark = max(self._watermark, newest - self.lateness)
+        self._evict()
+        return late
+
+    def _evict(self) -> None:
+        oldest_needed = self.closed_pane - self.panes
+        for index in [i for i in self._open if i < oldest_needed]:
+            del self._open[index]
+
+    def latest(self) -> TimedPane | None:
+        """The newest complete window, or None while no pane has closed."""
+        closed = self.closed_pane
+        if closed == -math.inf:
+            return None
+        end_index = int(closed)
+        total = Pane.empty(self._slots, self._tails)
+        for index in range(end_index - self.panes, end_index):
+            pane = self._open.get(index)
+            if pane is not None:
+                total.add(pane)
+        return TimedPane(total, (end_index - self.panes) * self.slide, end_index * self.slide)
