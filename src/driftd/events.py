@@ -181,7 +181,7 @@ class Decoder:
         numeric: dict[str, npt.NDArray[np.float64]] = {}
         categorical: dict[str, list[str | None]] = {}
         for column in self._columns[model]:
-            values = _extract(rows, column.event_path)
+            values = _extract(rows, column.event_path, column.name)
             if column.kind == "numeric":
                 array = _numbers(values, column.name, reject)
                 if model in self._strict:
@@ -216,11 +216,13 @@ def _origin(origins: Sequence[str], index: int) -> str:
     return origins[index] if index < len(origins) else f"#{index}"
 
 
-def _extract(rows: list[dict[str, Any]], path: tuple[str, ...]) -> list[Any]:
-    """Values at ``path``; a two-part path falls back to the flat name for flat records."""
+def _extract(rows: list[dict[str, Any]], path: tuple[str, ...], name: str = "") -> list[Any]:
+    """Values at ``path``; records without it (flat files) are read at the column name."""
     if len(path) == 1:
         key = path[0]
-        return [row.get(key) for row in rows]
+        if key == name or not name:
+            return [row.get(key) for row in rows]
+        return [row[key] if key in row else row.get(name) for row in rows]
     try:
         if len(path) == 2:
             outer, inner = path

@@ -1,0 +1,165 @@
+"""Scenarios of `driftd reference build|show` and the `driftd check` gate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+
+from driftd.cli import main
+
+ROLES = ["--numeric", "amount,age", "--categorical", "country", "--prediction", "score"]
+
+
+def frame(rows: int, *, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "amount": rng.lognormal(3.0 + shift, 0.8, rows).round(2),
+        "age": rng.integers(18, 90, rows),
+        "country": rng.choice(["DE", "FR", "US"], rows,
+                              p=[0.5, 0.3, 0.2] if not shift else [0.2, 0.3, 0.5]),
+        "score": rng.beta(2, 5, rows),
+    })
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    data = tmp_path / "train.parquet"
+    frame(20_000, seed=1).to_parquet(data)
+    out = tmp_path / "fraud.json"
+    assert main(["reference", "build", "--model", "fraud", "--data", str(data),
+                 "--out", str(out), *ROLES]) == 0
+    return out
+
+
+Writer = Callable[[pd.DataFrame, Path], None]
+
+
+def write_jsonl(df: pd.DataFrame, path: Path) -> None:
+    with path.open("wb") as handle:
+        for record in df.to_dict(orient="records"):
+            event = {"model": "fraud", "features": {k: record[k] for k in
+                                                    ("amount", "age", "country")},
+                     "prediction": record["score"]}
+            handle.write(orjson.dumps(event) + b"\n")
+
+
+WRITERS: dict[str, Writer] = {
+    "parquet": lambda df, p: df.to_parquet(p),
+    "csv": lambda df, p: df.to_csv(p, index=False),
+    "jsonl": write_jsonl,
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_fresh_data_passes_and_shifted_data_fails(
+    profile: Path, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same distribution -> exit 0; shifted amount and country -> exit 1 naming them."""
+    fresh, shifted = tmp_path / f"fresh.{fmt}", tmp_path / f"shifted.{fmt}"
+    WRITERS[fmt](frame(5000, seed=2), fresh)
+    WRITERS[fmt](frame(5000, seed=3, shift=0.5), shifted)
+    assert main(["check", "--reference", str(profile), "--data", str(fresh)]) == 0
+    assert "no drift detected" in capsys.readouterr().out
+    assert main(["check", "--reference", str(profile), "--data", str(shifted),
+                 "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    drifted = {c["column"] for c in report["columns"] if c["drift"]}
+    assert drifted == {"amount", "country"}
+    assert report["rows"] == 5000
+    amount = next(c for c in report["columns"] if c["column"] == "amount")
+    assert amount["tests"]["psi"]["threshold"] == 0.2 and amount["tests"]["psi"]["drift"]
+    assert amount["tests"]["ks"]["alpha"] == 0.01
+
+
+def test_profile_is_versioned_by_content_and_shown(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rebuilding from the same data gives the same version; show prints a summary."""
+    again = tmp_path / "again.json"
+    main(["reference", "build", "--model", "fraud", "--data", str(tmp_path / "train.parquet"),
+          "--out", str(again), *ROLES])
+    first, second = (json.loads(p.read_text())["version"] for p in (profile, again))
+    assert first == second and first.startswith("sha256:")
+    capsys.readouterr()
+    assert main(["reference", "show", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert first in out and "country" in out and "categorical" in out
+
+
+def test_a_corrupted_profile_is_refused_with_the_reason(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(profile.read_text())
+    doc["columns"]["amount"]["bucket_counts"][3] += 1
+    profile.write_text(json.dumps(doc))
+    assert main(["reference", "show", str(profile)]) == 2
+    assert "bucket_counts do not add up" in capsys.readouterr().err
+    profile.write_text("{not json")
+    data = tmp_path / "d.csv"
+    frame(10, seed=1).to_csv(data, index=False)
+    assert main(["check", "--reference", str(profile), "--data", str(data)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_an_edited_profile_no_longer_matches_its_version(
+    profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(profile.read_text())
+    doc["columns"]["country"]["categories"]["DE"] += 5
+    doc["columns"]["country"]["count"] += 5
+    profile.write_text(json.dumps(doc))
+    assert main(["reference", "show", str(profile)]) == 2
+    assert "does not match its version" in capsys.readouterr().err
+
+
+def test_a_config_that_does_not_match_the_profile_names_the_column(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "driftd.yaml"
+    config.write_text(f"""
+models:
+  - name: fraud
+    reference: {profile}
+    columns:
+      - {{name: amount, kind: categorical}}
+    windows: [{{name: w, type: count, size: 10, step: 10}}]
+sources: [{{type: jsonl, path: "-"}}]
+""")
+    data = tmp_path / "d.csv"
+    frame(100, seed=1).to_csv(data, index=False)
+    assert main(["check", "--reference", str(profile), "--data", str(data),
+                 "--config", str(config)]) == 2
+    assert "column 'amount' is categorical in the config but numeric" in capsys.readouterr().err
+
+
+def test_bad_records_are_reported_and_gate_the_exit_code(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Malformed and wrong-type lines are counted by reason; exit 2 past the tolerance."""
+    data = tmp_path / "mixed.jsonl"
+    write_jsonl(frame(1000, seed=2), data)
+    with data.open("ab") as handle:
+        handle.write(b'{"model": "fraud", "features": {"amount": "lots"}}\n{truncated\n')
+    assert main(["check", "--reference", str(profile), "--data", str(data)]) == 2
+    captured = capsys.readouterr()
+    assert "malformed_json=1" in captured.out and "wrong_type=1" in captured.out
+    assert "mixed.jsonl:1002" in captured.out
+    assert main(["check", "--reference", str(profile), "--data", str(data),
+                 "--max-invalid-ratio", "0.01"]) == 0
+
+
+def test_missing_files_and_unknown_formats_exit_2(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--reference", str(profile), "--data", str(tmp_path / "no.csv")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    odd = tmp_path / "data.xlsx"
+    odd.write_bytes(b"")
+    assert main(["check", "--reference", str(profile), "--data", str(odd)]) == 2
+    assert "unknown format" in capsys.readouterr().err

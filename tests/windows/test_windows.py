@@ -1,0 +1,95 @@
+"""Count and event-time windows: panes add up to exactly the events of the window."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from driftd.windows.count import CountWindow
+from driftd.windows.panes import Encoded
+from driftd.windows.time import TimeWindow
+
+SLOTS = 10
+
+
+def encoded(values: list[int], timestamps: list[float] | None = None) -> Encoded:
+    """One column whose slot is the value itself; tails carry the value too."""
+    slots = np.array([values], dtype=np.int64)
+    tails = np.array(values, dtype=np.float64).reshape(-1, 1)
+    ts = np.array(timestamps if timestamps is not None else [0.0] * len(values))
+    return Encoded(slots, tails, ts)
+
+
+def counts(values: list[int]) -> list[int]:
+    return np.bincount(values, minlength=SLOTS).tolist()
+
+
+def test_count_window_slides_by_step_and_holds_the_last_size_events() -> None:
+    """size 4, step 2, events 0..9 in uneven batches: windows end at 4, 6, 8 and 10."""
+    window = CountWindow(4, 2, slots=SLOTS, tails=1)
+    stream = [i % SLOTS for i in range(10)]
+    emitted = []
+    for batch in ([0, 1, 2], [3, 4, 5, 6], [7], [8, 9]):
+        emitted += window.add(encoded([stream[i] for i in batch]), emit=True)
+    assert [p.counts.tolist() for p in emitted] == [
+        counts(stream[0:4]), counts(stream[2:6]), counts(stream[4:8]), counts(stream[6:10])]
+    assert [p.events for p in emitted] == [4, 4, 4, 4]
+    assert float(emitted[-1].tails[0]) == sum(stream[6:10])
+    latest = window.latest()
+    assert latest is not None and latest.counts.tolist() == counts(stream[6:10])
+    assert window.completed == 4
+
+
+def test_count_window_is_empty_until_full_and_tumbles_when_step_equals_size() -> None:
+    window = CountWindow(3, 3, slots=SLOTS, tails=1)
+    assert window.add(encoded([1, 2]), emit=True) == [] and window.latest() is None
+    emitted = window.add(encoded([3, 4, 5, 6, 7]), emit=True)
+    assert [p.counts.tolist() for p in emitted] == [counts([1, 2, 3]), counts([4, 5, 6])]
+    assert window.pending == 1
+
+
+def test_time_window_assigns_events_by_their_own_time_in_any_order() -> None:
+    """duration 20 s, slide 10 s, no lateness: the window ends at the last closed pane."""
+    window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1)
+    assert window.latest() is None
+    late = window.add(encoded([1, 2, 3], [5.0, 12.0, 1.0]))
+    assert late == 0
+    window.add(encoded([4], [25.0]))  # watermark 25: panes [0,10) and [10,20) closed
+    latest = window.latest()
+    assert latest is not None and (latest.start, latest.end) == (0.0, 20.0)
+    assert latest.pane.counts.tolist() == counts([1, 2, 3]) and latest.pane.events == 3
+
+
+def test_time_window_counts_late_events_and_keeps_them_out() -> None:
+    window = TimeWindow(20, 10, 5, slots=SLOTS, tails=1)
+    window.add(encoded([1], [31.0]))  # watermark 26: panes before [20,30) are closed
+    late = window.add(encoded([2, 3], [19.0, 22.0]))  # 19 is in a closed pane
+    assert late == 1
+    window.add(encoded([4], [45.0]))  # watermark 40: window [20, 40)
+    latest = window.latest()
+    assert latest is not None and (latest.start, latest.end) == (20.0, 40.0)
+    assert latest.pane.counts.tolist() == counts([1, 3])
+
+
+def test_time_window_result_does_not_depend_on_arrival_order_within_lateness() -> None:
+    rng = np.random.default_rng(7)
+    ts = rng.uniform(0, 100, 500)
+    values = rng.integers(0, SLOTS, 500).tolist()
+    results = []
+    for order in (np.argsort(ts), rng.permutation(500)):
+        window = TimeWindow(100, 10, 200, slots=SLOTS, tails=1)
+        for chunk in np.array_split(order, 7):
+            window.add(encoded([values[i] for i in chunk], ts[chunk].tolist()))
+        window.add(encoded([0], [300.0]))  # watermark 100: window [0, 100) is complete
+        latest = window.latest()
+        assert latest is not None
+        results.append(latest)
+    assert (results[0].start, results[0].end) == (0.0, 100.0)
+    assert results[0].pane.events == results[1].pane.events == 500
+    assert results[0].pane.counts.tolist() == results[1].pane.counts.tolist() == counts(values)
+
+
+def test_time_window_memory_is_bounded_by_duration_and_lateness() -> None:
+    window = TimeWindow(30, 10, 0, slots=SLOTS, tails=1)
+    for second in range(0, 10_000, 5):
+        window.add(encoded([1], [float(second)]))
+    assert len(window._open) <= 30 // 10 + 1
