@@ -1,0 +1,1 @@
+"""Composition root: daemon lifecycle, scheduling and health."""

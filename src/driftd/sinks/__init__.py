@@ -1,0 +1,1 @@
+"""Adapters that expose driftd's results: Prometheus exposition and the HTTP server."""

@@ -1,0 +1,318 @@
+"""The Prometheus collector: exact families, labels and values derived at scrape time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from driftd.monitor.results import (
+    STATISTICS,
+    ColumnResult,
+    Published,
+    ResultBoard,
+    WindowResult,
+)
+from driftd.sinks.prometheus import (
+    STATISTIC_FAMILIES,
+    DriftdCollector,
+    build_registry,
+    render,
+)
+from driftd.telemetry import Telemetry
+
+BUILD = {"version": "0.1.0", "python": "3.11.7"}
+REFERENCES = {"fraud": {"reference": "ref-abc", "created_at": "2026-11-01T00:00:00Z",
+                        "rows": "50000"}}
+FRAUD = {"model": "fraud", "model_version": "3", "window": "1h", "reference": "ref-abc"}
+
+Scrape = Callable[[], dict[str, list[Sample]]]
+
+
+def numeric(name: str = "amount", **statistics: float) -> ColumnResult:
+    stats = statistics or {"psi": 0.31, "ks_statistic": 0.12, "ks_pvalue": 0.0004}
+    return ColumnResult(name, "numeric", "input", stats, {"psi": True, "ks": True})
+
+
+def categorical(name: str = "country") -> ColumnResult:
+    stats = {"psi": 0.01, "chi2_statistic": 3.5, "chi2_pvalue": 0.62, "missing_ratio": 0.0}
+    return ColumnResult(name, "categorical", "input", stats, {"psi": False, "chi2": False})
+
+
+def fraud_window(*columns: ColumnResult, window: str = "1h") -> WindowResult:
+    return WindowResult("fraud", "3", "ref-abc", window, 1200, 1000.0, 4600.0, columns)
+
+
+@pytest.fixture
+def board() -> ResultBoard:
+    return ResultBoard()
+
+
+@pytest.fixture
+def telemetry() -> Telemetry:
+    return Telemetry()
+
+
+@pytest.fixture
+def registry(board: ResultBoard, telemetry: Telemetry) -> CollectorRegistry:
+    collector = DriftdCollector(board, telemetry, references=REFERENCES, build=BUILD)
+    return build_registry(collector)
+
+
+@pytest.fixture
+def scrape(registry: CollectorRegistry) -> Scrape:
+    """Render the registry and parse it back: sample name -> samples."""
+
+    def run() -> dict[str, list[Sample]]:
+        body, _ = render(registry)
+        samples: dict[str, list[Sample]] = {}
+        for family in text_string_to_metric_families(body.decode("utf-8")):
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append(sample)
+        return samples
+
+    return run
+
+
+def publish(board: ResultBoard, *windows: WindowResult) -> None:
+    board.publish(Published(evaluated_at=5000.0, windows=windows))
+
+
+def values(samples: list[Sample]) -> dict[frozenset[tuple[str, str]], float]:
+    return {frozenset(s.labels.items()): s.value for s in samples}
+
+
+def key(**labels: str) -> frozenset[tuple[str, str]]:
+    return frozenset(labels.items())
+
+
+def column_key(column: str, role: str = "input", **extra: str) -> frozenset[tuple[str, str]]:
+    return key(**FRAUD, column=column, role=role, **extra)
+
+
+def test_every_statistic_of_the_results_has_a_gauge() -> None:
+    """Each statistic key a ColumnResult may carry maps to its contract metric name."""
+    assert set(STATISTIC_FAMILIES) == set(STATISTICS)
+    assert {key: family.name for key, family in STATISTIC_FAMILIES.items()} == {
+        "psi": "driftd_psi",
+        "psi_pvalue": "driftd_psi_pvalue",
+        "ks_statistic": "driftd_ks_statistic",
+        "ks_pvalue": "driftd_ks_pvalue",
+        "chi2_statistic": "driftd_chi2_statistic",
+        "chi2_pvalue": "driftd_chi2_pvalue",
+        "js_distance": "driftd_js_distance",
+        "wasserstein": "driftd_wasserstein_distance",
+        "missing_ratio": "driftd_missing_ratio",
+        "missing_ratio_reference": "driftd_missing_ratio_reference",
+        "missing_pvalue": "driftd_missing_pvalue",
+    }
+
+
+def test_column_statistics_are_exported_only_where_present(
+    board: ResultBoard, scrape: Scrape
+) -> None:
+    """A numeric and a categorical column of one window.
+
+    Expected: each statistic gauge carries exactly the columns that have that key, with
+    the full column label set; the categorical column has no KS series, the numeric one
+    no chi-square series.
+    """
+    publish(board, fraud_window(numeric(), categorical()))
+
+    samples = scrape()
+
+    assert values(samples["driftd_psi"]) == {
+        column_key("amount"): 0.31,
+        column_key("country"): 0.01,
+    }
+    assert values(samples["driftd_ks_statistic"]) == {column_key("amount"): 0.12}
+    assert values(samples["driftd_ks_pvalue"]) == {column_key("amount"): 0.0004}
+    assert values(samples["driftd_chi2_statistic"]) == {column_key("country"): 3.5}
+    assert values(samples["driftd_chi2_pvalue"]) == {column_key("country"): 0.62}
+    assert values(samples["driftd_missing_ratio"]) == {column_key("country"): 0.0}
+    for absent in ("driftd_js_distance", "driftd_wasserstein_distance", "driftd_psi_pvalue"):
+        assert absent not in samples
+
+
+def test_every_statistic_is_exported_under_its_name(board: ResultBoard, scrape: Scrape) -> None:
+    """A column carrying all eleven statistics yields eleven gauges with its values."""
+    statistics = {key: 0.5 + index / 100 for index, key in enumerate(STATISTICS)}
+    publish(board, fraud_window(numeric("score", **statistics)))
+
+    samples = scrape()
+
+    for key_, family in STATISTIC_FAMILIES.items():
+        assert values(samples[family.name]) == {column_key("score"): statistics[key_]}
+
+
+def test_a_nan_statistic_is_exported_as_nan(board: ResultBoard, scrape: Scrape) -> None:
+    """A present but undefined statistic (e.g. KS of an empty window) is NaN, not dropped."""
+    publish(board, fraud_window(numeric(psi=0.0, ks_pvalue=math.nan)))
+
+    (sample,) = scrape()["driftd_ks_pvalue"]
+
+    assert sample.labels == dict(column_key("amount"))
+    assert math.isnan(sample.value)
+
+
+def test_drift_decisions_and_drifted_column_count(board: ResultBoard, scrape: Scrape) -> None:
+    """Drift per (column, test) as 0/1, and the number of drifted columns per window."""
+    publish(board, fraud_window(numeric(), categorical()))
+
+    samples = scrape()
+
+    assert values(samples["driftd_drift_detected"]) == {
+        column_key("amount", test="psi"): 1.0,
+        column_key("amount", test="ks"): 1.0,
+        column_key("country", test="psi"): 0.0,
+        column_key("country", test="chi2"): 0.0,
+    }
+    assert values(samples["driftd_model_drift_columns"]) == {key(**FRAUD): 1.0}
+
+
+def test_window_events_and_bounds(board: ResultBoard, scrape: Scrape) -> None:
+    """Events and window bounds per window; a count window without bounds has none."""
+    count_window = WindowResult("fraud", "3", "ref-abc", "last_10k", 10_000, columns=())
+    publish(board, fraud_window(numeric()), count_window)
+
+    samples = scrape()
+
+    last_10k = key(**{**FRAUD, "window": "last_10k"})
+    assert values(samples["driftd_window_events"]) == {key(**FRAUD): 1200.0, last_10k: 10000.0}
+    assert values(samples["driftd_window_start_timestamp_seconds"]) == {key(**FRAUD): 1000.0}
+    assert values(samples["driftd_window_end_timestamp_seconds"]) == {key(**FRAUD): 4600.0}
+    assert values(samples["driftd_model_drift_columns"])[last_10k] == 0.0
+
+
+def test_removed_column_and_window_series_vanish(board: ResultBoard, scrape: Scrape) -> None:
+    """Steps: publish amount+country in windows 1h and 1d; publish only amount in 1h.
+
+    Expected: the second scrape has no series of country nor of window 1d at all.
+    """
+    publish(board, fraud_window(numeric(), categorical()),
+            fraud_window(numeric(), categorical(), window="1d"))
+    before = scrape()
+    assert len(before["driftd_psi"]) == 4
+
+    publish(board, fraud_window(numeric()))
+    after = scrape()
+
+    assert values(after["driftd_psi"]) == {column_key("amount"): 0.31}
+    assert "driftd_chi2_pvalue" not in after
+    assert values(after["driftd_window_events"]) == {key(**FRAUD): 1200.0}
+    all_labels = [s.labels for series in after.values() for s in series]
+    assert not any(labels.get("column") == "country" for labels in all_labels)
+    assert not any(labels.get("window") == "1d" for labels in all_labels)
+
+
+def test_telemetry_counters_and_staleness_gauges(telemetry: Telemetry, scrape: Scrape) -> None:
+    """Counters keep their `_total` name; unset staleness timestamps are omitted."""
+    telemetry.count_events("predictions", "fraud", 900)
+    telemetry.count_events("outcomes", "fraud", 40)
+    telemetry.count_invalid("bad_json", 3)
+    telemetry.count_late("fraud", "1h", 2)
+    telemetry.observe_event_time("fraud", "predictions", 1_700_000_000.5)
+
+    samples = scrape()
+
+    assert values(samples["driftd_events_total"]) == {
+        key(stream="predictions", model="fraud"): 900.0,
+        key(stream="outcomes", model="fraud"): 40.0,
+    }
+    assert values(samples["driftd_events_invalid_total"]) == {key(reason="bad_json"): 3.0}
+    assert values(samples["driftd_events_late_total"]) == {key(model="fraud", window="1h"): 2.0}
+    assert values(samples["driftd_last_event_timestamp_seconds"]) == {
+        key(model="fraud", stream="predictions"): 1_700_000_000.5
+    }
+    assert "driftd_last_evaluation_timestamp_seconds" not in samples
+    assert "driftd_checkpoint_timestamp_seconds" not in samples
+
+    telemetry.mark_evaluation(1_700_000_010.0)
+    telemetry.mark_checkpoint(1_700_000_020.0)
+    samples = scrape()
+
+    assert values(samples["driftd_last_evaluation_timestamp_seconds"]) == {key(): 1_700_000_010.0}
+    assert values(samples["driftd_checkpoint_timestamp_seconds"]) == {key(): 1_700_000_020.0}
+
+
+def test_counter_type_and_name_in_the_text_exposition(
+    telemetry: Telemetry, registry: CollectorRegistry
+) -> None:
+    """The client appends `_total` to counter families; the text shows the contract name."""
+    telemetry.count_events("predictions", "fraud", 1)
+
+    body, content_type = render(registry)
+    text = body.decode("utf-8")
+
+    assert content_type.startswith("text/plain")
+    assert "# TYPE driftd_events_total counter" in text
+    assert 'driftd_events_total{model="fraud",stream="predictions"} 1.0' in text
+    assert "driftd_events_created" not in text
+
+
+def test_info_gauges(scrape: Scrape) -> None:
+    """Reference and build versions are labels of always-1 gauges."""
+    samples = scrape()
+
+    assert values(samples["driftd_reference_info"]) == {
+        key(model="fraud", reference="ref-abc", created_at="2026-11-01T00:00:00Z",
+            rows="50000"): 1.0
+    }
+    assert values(samples["driftd_build_info"]) == {key(version="0.1.0", python="3.11.7"): 1.0}
+
+
+def test_reference_info_of_models_with_different_label_sets(
+    board: ResultBoard, telemetry: Telemetry
+) -> None:
+    """One family needs one label set: a model lacking a label gets it empty.
+
+    Prometheus stores an empty label value as no label at all.
+    """
+    references: Mapping[str, Mapping[str, str]] = {
+        "fraud": {"reference": "ref-abc", "rows": "10"},
+        "churn": {"reference": "ref-def"},
+    }
+    collector = DriftdCollector(board, telemetry, references=references, build={})
+    body, _ = render(build_registry(collector))
+
+    families = {f.name: f for f in text_string_to_metric_families(body.decode("utf-8"))}
+
+    assert values(families["driftd_reference_info"].samples) == {
+        key(model="churn", reference="ref-def", rows=""): 1.0,
+        key(model="fraud", reference="ref-abc", rows="10"): 1.0,
+    }
+    assert values(families["driftd_build_info"].samples) == {key(): 1.0}
+
+
+def test_nothing_published_yet(scrape: Scrape) -> None:
+    """Before the first evaluation only the info gauges exist; no empty families."""
+    assert set(scrape()) == {"driftd_reference_info", "driftd_build_info"}
+
+
+def test_registration_does_not_collect_and_never_touches_the_global_registry(
+    telemetry: Telemetry,
+) -> None:
+    """Two registries over a board that fails when read: both register fine."""
+
+    class UnreadableBoard(ResultBoard):
+        def latest(self) -> Published | None:
+            raise AssertionError("read at registration")
+
+    before = set(REGISTRY._names_to_collectors)
+    for _ in range(2):
+        build_registry(DriftdCollector(UnreadableBoard(), telemetry, references={}, build={}))
+
+    assert set(REGISTRY._names_to_collectors) == before
+    assert not any(name.startswith("driftd_") for name in before)
+
+
+def test_invalid_label_names_are_rejected(board: ResultBoard, telemetry: Telemetry) -> None:
+    """Label names become Prometheus label names, so they are checked up front."""
+    with pytest.raises(ValueError, match="build"):
+        DriftdCollector(board, telemetry, references={}, build={"git-sha": "abc"})
+    with pytest.raises(ValueError, match="references"):
+        DriftdCollector(board, telemetry, references={"fraud": {"__name__": "x"}}, build={})
