@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from itertools import repeat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,7 +73,7 @@ class DecodedBatch:
 
 def parse_messages(
     messages: Sequence[bytes],
-) -> tuple[list[Any], list[int], list[tuple[int, str]]]:
+) -> tuple[list[Any], Sequence[int], list[tuple[int, str]]]:
     """Parse JSON messages; arrays are flattened into their events.
 
     Returns the parsed objects, the index of the message each came from, and for each
@@ -85,6 +86,8 @@ def parse_messages(
     try:  # fast path: the whole batch as one JSON array
         parsed = orjson.loads(b"[" + b",".join(messages) + b"]") if messages else []
         if len(parsed) == len(messages):
+            if list not in set(map(type, parsed)):
+                return parsed, range(len(parsed)), errors
             for index, value in enumerate(parsed):
                 _flatten_into(objects, sources, index, value)
             return objects, sources, errors
@@ -135,7 +138,7 @@ class Decoder:
         batch = DecodedBatch()
         for index, error in errors:
             batch.rejections.append(Rejection("malformed_json", error, _origin(origins, index)))
-        if origins and len(objects) != len(messages) or errors:
+        if origins and (errors or len(objects) != len(messages)):
             origins = [_origin(origins, index) for index in sources]
         return self.decode_objects(objects, now, origins, batch)
 
@@ -145,18 +148,24 @@ class Decoder:
     ) -> DecodedBatch:
         batch = batch if batch is not None else DecodedBatch()
         for model, indices in self._group(objects, origins, batch).items():
-            rows = [objects[i] for i in indices]
-            row_origins = [_origin(origins, i) for i in indices]
-            model_batch = self._columnar(model, rows, row_origins, now, batch.rejections)
+            rows = objects if len(indices) == len(objects) else [objects[i] for i in indices]
+            reject = _Rejector(np.ones(len(rows), dtype=bool), origins, indices,
+                               batch.rejections)
+            model_batch = self._columnar(model, rows, now, reject)
             if len(model_batch):
                 batch.models[model] = model_batch
         return batch
 
     def _group(
         self, objects: Sequence[Any], origins: Sequence[str], batch: DecodedBatch
-    ) -> dict[str, list[int]]:
+    ) -> dict[str, Sequence[int]]:
+        key, count = self._fields.model, len(objects)
+        if set(map(type, objects)) == {dict}:  # fast path: one configured model
+            models = set(map(dict.get, objects, repeat(key, count),
+                             repeat(self._default_model, count)))
+            if len(models) == 1 and (only := models.pop()) in self._columns:
+                return {only: range(count)}
         groups: dict[str, list[int]] = {}
-        key = self._fields.model
         for index, obj in enumerate(objects):
             if type(obj) is not dict:
                 batch.rejections.append(
@@ -169,19 +178,18 @@ class Decoder:
                 reason = "missing_model" if model is None else "unknown_model"
                 batch.rejections.append(
                     Rejection(reason, str(model)[:100], _origin(origins, index)))
-        return groups
+        return dict(groups)
 
     def _columnar(
-        self, model: str, rows: list[dict[str, Any]], origins: list[str], now: float,
-        rejections: list[Rejection],
+        self, model: str, rows: Sequence[dict[str, Any]], now: float, reject: _Rejector
     ) -> ModelBatch:
-        valid = np.ones(len(rows), dtype=bool)
-        reject = _Rejector(valid, origins, rejections)
+        valid = reject.valid
+        outer: dict[str, list[Any]] = {}  # e.g. each row's "features" object, fetched once
         timestamps = _timestamps(_extract(rows, (self._fields.ts,)), now, reject)
         numeric: dict[str, npt.NDArray[np.float64]] = {}
         categorical: dict[str, list[str | None]] = {}
         for column in self._columns[model]:
-            values = _extract(rows, column.event_path, column.name)
+            values = _extract(rows, column.event_path, column.name, outer)
             if column.kind == "numeric":
                 array = _numbers(values, column.name, reject)
                 if model in self._strict:
@@ -203,33 +211,45 @@ class Decoder:
 @dataclass(slots=True)
 class _Rejector:
     valid: npt.NDArray[np.bool_]
-    origins: list[str]
+    origins: Sequence[str]
+    indices: Sequence[int]  # row -> index in the batch (and in origins)
     rejections: list[Rejection]
 
     def __call__(self, row: int, reason: str, detail: str) -> None:
         if self.valid[row]:  # one reason per event: the first problem found
             self.valid[row] = False
-            self.rejections.append(Rejection(reason, detail, self.origins[row]))
+            origin = _origin(self.origins, self.indices[row])
+            self.rejections.append(Rejection(reason, detail, origin))
 
 
 def _origin(origins: Sequence[str], index: int) -> str:
     return origins[index] if index < len(origins) else f"#{index}"
 
 
-def _extract(rows: list[dict[str, Any]], path: tuple[str, ...], name: str = "") -> list[Any]:
-    """Values at ``path``; records without it (flat files) are read at the column name."""
+def _extract(
+    rows: Sequence[dict[str, Any]], path: tuple[str, ...], name: str = "",
+    outer: dict[str, list[Any]] | None = None,
+) -> list[Any]:
+    """Values at ``path``; records without it (flat files) are read at the column name.
+
+    ``outer`` caches the first level of two-part paths across the columns of a batch.
+    """
+    count = len(rows)
     if len(path) == 1:
         key = path[0]
         if key == name or not name:
-            return [row.get(key) for row in rows]
+            return list(map(dict.get, rows, repeat(key, count)))
         return [row[key] if key in row else row.get(name) for row in rows]
-    try:
-        if len(path) == 2:
-            outer, inner = path
-            return [row.get(outer, row).get(inner) for row in rows]
-        return [_walk(row, path) for row in rows]
-    except AttributeError:
-        return [_walk(row, path) for row in rows]
+    if len(path) == 2:
+        first, inner = path
+        cache = {} if outer is None else outer
+        if first not in cache:
+            cache[first] = [row.get(first, row) for row in rows]
+        try:
+            return list(map(dict.get, cache[first], repeat(inner, count)))
+        except TypeError:  # some row's first level is not an object
+            pass
+    return [_walk(row, path) for row in rows]
 
 
 _BAD_PATH = object()

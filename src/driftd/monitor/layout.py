@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -78,15 +79,16 @@ class CategoricalSlots:
         return len(self.profile.categories) + 2
 
     @cached_property
-    def lookup(self) -> dict[str, int]:
-        return {c: self.offset + i for i, c in enumerate(self.profile.categories)}
+    def lookup(self) -> dict[str | None, int]:
+        lookup: dict[str | None, int] = {
+            c: self.offset + i for i, c in enumerate(self.profile.categories)}
+        lookup[None] = self.missing
+        return lookup
 
     def encode(self, values: Sequence[str | None]) -> npt.NDArray[np.int64]:
-        lookup_get, other, missing = self.lookup.get, self.other, self.missing
-        return np.fromiter(
-            (missing if v is None else lookup_get(v, other) for v in values),
-            dtype=np.int64, count=len(values),
-        )
+        count = len(values)
+        slots = map(self.lookup.get, values, repeat(self.other, count))
+        return np.fromiter(slots, dtype=np.int64, count=count)
 
 
 ColumnSlots = NumericSlots | CategoricalSlots
