@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -75,7 +75,8 @@ def _csv_chunks(path: Path, batch_rows: int) -> Iterator[Chunk]:
     with path.open("rb") as handle, pd.read_csv(handle, chunksize=batch_rows) as reader:
         first = 2  # line 1 is the header
         for frame in reader:
-            objects = frame.to_dict(orient="records")
+            # Column names are strings: the CSV header.
+            objects = cast(list[dict[str, Any]], frame.to_dict(orient="records"))
             origins = [f"{path.name}:{first + i}" for i in range(len(objects))]
             first += len(objects)
             yield Chunk(objects=objects, origins=origins,

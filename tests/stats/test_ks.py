@@ -172,3 +172,17 @@ def test_memo_can_be_disabled() -> None:
 def test_pvalue_arguments_are_validated(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("n_ref, n_cur", [(1500, 3000), (10000, 50000), (9900, 49480),
+                                          (250_000, 1_000_000), (2_000_000, 2_000_000)])
+def test_shoulder_surface_matches_scipy_across_the_region(n_ref: int, n_cur: int) -> None:
+    """Scenario: a sweep of lambda over the shoulder 0.24 < lambda < sqrt(2.2).
+
+    Expected: within 1e-6 relative of ks_pvalue everywhere (about 1e-8 measured).
+    """
+    fast = KSPValue(maxsize=0)  # no memo: every call goes through the surface
+    n = round(n_ref * n_cur / (n_ref + n_cur))
+    for lam in np.linspace(0.2401, 1.4832, 150):
+        d = float(lam / np.sqrt(n))
+        assert fast(d, n_ref, n_cur) == pytest.approx(ks_pvalue(d, n_ref, n_cur), rel=1e-6)

@@ -15,17 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from driftd.config import ModelConfig, TestConfig
-from driftd.monitor.layout import CategoricalSlots, ColumnSlots, Layout, NumericSlots
+from driftd.monitor.layout import ColumnSlots, Layout, NumericSlots
 from driftd.monitor.results import ColumnResult, WindowResult
 from driftd.reference.profile import NumericProfile
-from driftd.stats.chi2 import chi2_homogeneity
-from driftd.stats.grid import bin_counts, bucket_bins
-from driftd.stats.jensen_shannon import js_distance
-from driftd.stats.ks import KSPValue, ks_statistic
+from driftd.stats.ks import KSPValue
 from driftd.stats.missing import missing_ratio, two_proportion_pvalue
 from driftd.stats.multiple import adjusted_pvalues
-from driftd.stats.psi import bootstrap_pvalue, psi, psi_null_distribution, psi_pvalue
-from driftd.stats.wasserstein import wasserstein_grid
+from driftd.stats.prepared import CategoricalReference, NumericReference
+from driftd.stats.psi import bootstrap_pvalue, psi_null_distribution
 from driftd.windows.panes import Pane
 
 # Which statistic each test decides on, by threshold and by p-value.
@@ -37,33 +34,17 @@ _PVALUE_STAT = {"psi": "psi_pvalue", "ks": "ks_pvalue", "chi2": "chi2_pvalue",
 
 @dataclass(frozen=True, eq=False)
 class _Reference:
-    """Reference-side arrays of one column, computed once per profile."""
+    """A column's slots and its prepared reference, built once per profile."""
 
     slots: ColumnSlots
 
     @cached_property
-    def bins(self) -> npt.NDArray[np.int64]:
-        """Bucket -> PSI bin map (numeric) or identity over categories (categorical)."""
-        if isinstance(self.slots, NumericSlots):
-            profile = self.slots.profile
-            return bucket_bins(profile.grid, profile.psi_edges)
-        return np.arange(self.slots.size, dtype=np.int64)
-
-    @cached_property
-    def n_bins(self) -> int:
-        return int(self.bins.max()) + 1
-
-    @cached_property
-    def counts(self) -> npt.NDArray[np.int64]:
-        """Bucket counts (numeric) or category, other and missing counts (categorical)."""
+    def prepared(self) -> NumericReference | CategoricalReference:
         profile = self.slots.profile
         if isinstance(profile, NumericProfile):
-            return profile.bucket_counts
-        return np.r_[profile.category_counts, profile.other, profile.missing].astype(np.int64)
-
-    @cached_property
-    def bin_counts(self) -> npt.NDArray[np.float64]:
-        return bin_counts(self.counts, self.bins, self.n_bins).astype(np.float64)
+            return NumericReference(profile.grid, profile.bucket_counts, profile.psi_edges)
+        counts = np.r_[profile.category_counts, profile.other, profile.missing]
+        return CategoricalReference(counts)
 
 
 class Evaluator:
@@ -90,25 +71,36 @@ class Evaluator:
                             window, pane.events, start, end, columns)
 
     def _column_statistics(self, ref: _Reference, pane: Pane) -> dict[str, float]:
-        slots = ref.slots
+        slots, prepared = ref.slots, ref.prepared
         if isinstance(slots, NumericSlots):
             current = pane.counts[slots.buckets]
             missing = int(pane.counts[slots.missing])
+            present = int(current.sum())
         else:
             current = pane.counts[slots.offset:slots.offset + slots.size]
             missing = int(current[-1])
-        present = int(current.sum()) - (0 if isinstance(slots, NumericSlots) else missing)
+            present = int(current.sum()) - missing
         stats = self._missing_statistics(slots, missing, present + missing)
         if present == 0:
             return stats
-        current_bins = bin_counts(current, ref.bins, ref.n_bins).astype(np.float64)
-        stats |= self._psi_statistics(ref, current_bins)
-        stats["js_distance"] = js_distance(ref.bin_counts, current_bins)
-        if isinstance(slots, NumericSlots):
-            stats |= self._numeric_statistics(ref, slots, current, pane)
+        if isinstance(prepared, NumericReference):
+            assert isinstance(slots, NumericSlots)
+            tails = pane.tails[slots.tail:slots.tail + 2]
+            numeric = prepared.compare(current, (float(tails[0]), float(tails[1])))
+            stats |= {"psi": numeric.psi, "psi_pvalue": numeric.psi_pvalue,
+                      "js_distance": numeric.js_distance,
+                      "ks_statistic": numeric.ks_statistic,
+                      "ks_pvalue": self._ks_pvalue(numeric.ks_statistic, int(prepared.n),
+                                                   numeric.n),
+                      "wasserstein": numeric.wasserstein}
         else:
-            result = chi2_homogeneity(ref.counts, current)
-            stats["chi2_statistic"], stats["chi2_pvalue"] = result.statistic, result.pvalue
+            categorical = prepared.compare(current)
+            stats |= {"psi": categorical.psi, "psi_pvalue": categorical.psi_pvalue,
+                      "js_distance": categorical.js_distance,
+                      "chi2_statistic": categorical.chi2_statistic,
+                      "chi2_pvalue": categorical.chi2_pvalue}
+        if self.model.test_for(slots.column, "psi").null == "bootstrap":
+            stats["psi_pvalue"] = self._bootstrap_pvalue(ref, stats["psi"], present)
         return stats
 
     def _missing_statistics(self, slots: ColumnSlots, missing: int, total: int) -> dict[str, float]:
@@ -120,40 +112,17 @@ class Evaluator:
                 missing, total, profile.missing, profile.total)
         return stats
 
-    def _psi_statistics(
-        self, ref: _Reference, current_bins: npt.NDArray[np.float64]
-    ) -> dict[str, float]:
-        value = psi(ref.bin_counts, current_bins)
-        n_ref, n_cur = int(ref.bin_counts.sum()), int(current_bins.sum())
-        test = self.model.test_for(ref.slots.column, "psi")
-        if test.null == "bootstrap":
-            null = self._psi_null(ref, n_cur, test)
-            pvalue = bootstrap_pvalue(value, null)
-        else:
-            pvalue = psi_pvalue(value, n_bins=ref.n_bins, n_ref=n_ref, n_cur=n_cur)
-        return {"psi": value, "psi_pvalue": pvalue}
-
-    def _psi_null(self, ref: _Reference, n_cur: int, test: TestConfig) -> npt.NDArray[np.float64]:
+    def _bootstrap_pvalue(self, ref: _Reference, value: float, n_cur: int) -> float:
+        """PSI p-value from a parametric bootstrap null, cached per (column, size)."""
         key = (ref.slots.column.name, n_cur)
-        if key not in self._nulls:
+        null = self._nulls.get(key)
+        if null is None:
             if len(self._nulls) >= 256:  # time windows change size: keep the cache bounded
                 self._nulls.pop(next(iter(self._nulls)))
-            self._nulls[key] = psi_null_distribution(
-                ref.bin_counts, n_cur, resamples=test.bootstrap_resamples, seed=self._seed)
-        return self._nulls[key]
-
-    def _numeric_statistics(
-        self, ref: _Reference, slots: NumericSlots, current: npt.NDArray[np.int64], pane: Pane
-    ) -> dict[str, float]:
-        d = ks_statistic(ref.counts, current)
-        n_ref, n_cur = slots.profile.count, int(current.sum())
-        tails = pane.tails[slots.tail:slots.tail + 2]
-        return {
-            "ks_statistic": d,
-            "ks_pvalue": self._ks_pvalue(d, n_ref, n_cur),
-            "wasserstein": wasserstein_grid(slots.profile.grid, ref.counts, current,
-                                            cur_tails=(float(tails[0]), float(tails[1]))),
-        }
+            test = self.model.test_for(ref.slots.column, "psi")
+            null = self._nulls[key] = psi_null_distribution(
+                ref.prepared.bin_counts, n_cur, resamples=test.bootstrap_resamples, seed=self._seed)
+        return bootstrap_pvalue(value, null)
 
     def _decide(self, statistics: list[dict[str, float]]) -> list[dict[str, bool]]:
         decisions: list[dict[str, bool]] = [{} for _ in statistics]

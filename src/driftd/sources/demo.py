@@ -119,7 +119,7 @@ class DemoSource:
         return RawBatch("predictions", [orjson.dumps(e) for e in events])
 
     def _due_labels(self, now: float, max_messages: int) -> RawBatch:
-        messages = []
+        messages: list[bytes] = []
         while self._labels and self._labels[0][0] <= now and len(messages) < max_messages:
             messages.append(self._labels.popleft()[1])
         return RawBatch("outcomes", messages)

@@ -14,7 +14,7 @@ __all__ = ["wasserstein_grid"]
 _NAMES = ("ref_bucket_counts", "cur_bucket_counts")
 
 
-def _outside_integral(w_ref: float, t_ref: float, w_cur: float, t_cur: float) -> float:
+def outside_integral(w_ref: float, t_ref: float, w_cur: float, t_cur: float) -> float:
     """``integral |F_ref - F_cur|`` beyond a grid end, each side's outside mass at its mean.
 
     ``w`` is a side's share of mass outside the grid and ``t`` its total distance to the
@@ -93,7 +93,7 @@ def wasserstein_grid(
     positions[1::2] = (g[:-1] + g[1:]) / 2.0
     cdf_gap = np.cumsum(ref)[1:-2] / m - np.cumsum(cur)[1:-2] / n
     inside = float(np.sum(np.abs(cdf_gap) * np.diff(positions)))
-    below = _outside_integral(ref[0] / m, ref_tails[0] / m, cur[0] / n, cur_tails[0] / n)
-    above = _outside_integral(ref[-1] / m, ref_tails[1] / m, cur[-1] / n, cur_tails[1] / n)
+    below = outside_integral(ref[0] / m, ref_tails[0] / m, cur[0] / n, cur_tails[0] / n)
+    above = outside_integral(ref[-1] / m, ref_tails[1] / m, cur[-1] / n, cur_tails[1] / n)
     return inside + below + above
 
