@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from itertools import repeat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np

@@ -88,6 +88,8 @@ def build_sources(config: Config) -> list[Source]:
 def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
           banner: str | None = None) -> int:
     """Run a daemon in the foreground until SIGTERM/SIGINT (or drained)."""
+    if banner:
+        print(banner, flush=True)
     _setup_logging(config.logging.level)
     _log_effective_config(config)
     try:
@@ -99,8 +101,6 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
                                                                        or str(num)))
-    if banner:
-        print(banner, flush=True)
     try:
         return daemon.run()
     except OSError as error:
