@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ColumnKind = Literal["numeric", "categorical"]
 Role = Literal["input", "prediction", "label"]
@@ -44,15 +52,23 @@ class TestConfig(_Frozen):
     columns, is below ``alpha``; ``none`` exports the statistic without deciding.
     """
 
+    __test__ = False  # not a pytest class; collecting it warns, and warnings are errors
+
     enabled: bool = True
     decision: Decision = "threshold"
     threshold: float | None = Field(default=None, ge=0)
     alpha: float | None = Field(default=None, gt=0, lt=1)
-    null: Literal["asymptotic", "bootstrap"] = "asymptotic"
+    null_distribution: Literal["asymptotic", "bootstrap"] = Field(
+        default="asymptotic",
+        description="PSI p-value from its asymptotic chi-square null or a bootstrap "
+        "from the reference.",
+    )
     bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
 
     @model_validator(mode="after")
     def _decision_has_its_parameter(self) -> TestConfig:
+        if not self.enabled:
+            return self
         if self.decision == "threshold" and self.threshold is None:
             raise ValueError("decision 'threshold' needs a threshold")
         if self.decision == "pvalue" and self.alpha is None:
@@ -62,6 +78,8 @@ class TestConfig(_Frozen):
 
 class TestsConfig(_Frozen):
     """Per-statistic decision settings; defaults are the common industry ones."""
+
+    __test__ = False
 
     psi: TestConfig = TestConfig(decision="threshold", threshold=0.2)
     ks: TestConfig = TestConfig(decision="pvalue", alpha=0.01)
@@ -77,6 +95,8 @@ class TestsConfig(_Frozen):
 
 class TestsOverride(_Frozen):
     """Per-column replacement of some tests' settings."""
+
+    __test__ = False
 
     psi: TestConfig | None = None
     ks: TestConfig | None = None
@@ -125,11 +145,13 @@ class CountWindowConfig(_Frozen):
     size: int = Field(gt=0, le=100_000_000)
     step: int = Field(gt=0)
 
-    @model_validator(mode="after")
-    def _step_divides_size(self) -> CountWindowConfig:
-        if self.step > self.size or self.size % self.step:
+    @field_validator("step")
+    @classmethod
+    def _step_divides_size(cls, step: int, info: ValidationInfo) -> int:
+        size = info.data.get("size")  # absent when size itself is invalid
+        if size is not None and (step > size or size % step):
             raise ValueError("step must divide size (size = whole number of steps)")
-        return self
+        return step
 
 
 class TimeWindowConfig(_Frozen):
@@ -141,14 +163,18 @@ class TimeWindowConfig(_Frozen):
     slide_seconds: float = Field(gt=0)
     allowed_lateness_seconds: float = Field(default=0.0, ge=0)
 
-    @model_validator(mode="after")
-    def _slide_divides_duration(self) -> TimeWindowConfig:
-        panes = self.duration_seconds / self.slide_seconds
-        if self.slide_seconds > self.duration_seconds or abs(panes - round(panes)) > 1e-9:
+    @field_validator("slide_seconds")
+    @classmethod
+    def _slide_divides_duration(cls, slide: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration_seconds")  # absent when itself invalid
+        if duration is None:
+            return slide
+        panes = duration / slide
+        if slide > duration or abs(panes - round(panes)) > 1e-9:
             raise ValueError("slide_seconds must divide duration_seconds")
         if round(panes) > 10_000:
             raise ValueError("duration_seconds / slide_seconds must be at most 10000 panes")
-        return self
+        return slide
 
     @property
     def panes(self) -> int:
@@ -174,13 +200,23 @@ class ModelConfig(_Frozen):
         "event invalid (reason non_finite).",
     )
 
-    @model_validator(mode="after")
-    def _names_are_unique(self) -> ModelConfig:
-        _require_unique("columns", [c.name for c in self.columns])
-        _require_unique("windows", [w.name for w in self.windows])
-        if sum(1 for c in self.columns if c.role == "label") > 1:
+    @field_validator("columns")
+    @classmethod
+    def _column_names_are_unique(
+        cls, columns: tuple[ColumnConfig, ...]
+    ) -> tuple[ColumnConfig, ...]:
+        _require_unique("column", [c.name for c in columns])
+        if sum(1 for c in columns if c.role == "label") > 1:
             raise ValueError("at most one column may have role 'label'")
-        return self
+        return columns
+
+    @field_validator("windows")
+    @classmethod
+    def _window_names_are_unique(
+        cls, windows: tuple[CountWindowConfig | TimeWindowConfig, ...]
+    ) -> tuple[CountWindowConfig | TimeWindowConfig, ...]:
+        _require_unique("window", [w.name for w in windows])
+        return windows
 
     @property
     def monitored_columns(self) -> tuple[ColumnConfig, ...]:
@@ -267,10 +303,11 @@ class Config(_Frozen):
     logging: LoggingConfig = LoggingConfig()
     shutdown_grace_seconds: float = Field(default=30.0, gt=0)
 
-    @model_validator(mode="after")
-    def _model_names_are_unique(self) -> Config:
-        _require_unique("models", [m.name for m in self.models])
-        return self
+    @field_validator("models")
+    @classmethod
+    def _model_names_are_unique(cls, models: tuple[ModelConfig, ...]) -> tuple[ModelConfig, ...]:
+        _require_unique("model", [m.name for m in models])
+        return models
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:
@@ -296,13 +333,43 @@ def _require_unique(what: str, names: list[str]) -> None:
         seen.add(name)
 
 
-def format_validation_error(error: ValidationError) -> list[str]:
-    """One ``field.path: message`` line per problem."""
+def format_validation_error(error: ValidationError, raw: Any = None) -> list[str]:
+    """One ``field.path: message`` line per problem.
+
+    With the validated document ``raw``, union tags pydantic puts in the location
+    (``windows.0.count.step``) are dropped, so the path is the one written in the file.
+    """
+    problems = error.errors()
+    locs = [tuple(problem["loc"]) for problem in problems]
     lines = []
-    for problem in error.errors():
-        path = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"{path}: {problem['msg']}")
+    for problem, loc in zip(problems, locs, strict=True):
+        # A tuple with min_length also reports "too short" when its items failed:
+        # it counts the items that validated. The item errors say what is wrong.
+        if problem["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locs
+        ):
+            continue
+        path = ".".join(str(part) for part in _file_path(loc, raw)) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {message}")
     return lines
+
+
+def _file_path(loc: tuple[int | str, ...], raw: Any) -> list[int | str]:
+    """``loc`` without the discriminator tags of tagged unions (all keyed on ``type``)."""
+    path: list[int | str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("type") == part:
+            continue  # the tag of a WindowConfig / SourceConfig union member
+        path.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return path
 
 
 def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -315,9 +382,12 @@ def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict
         *parents, leaf = dotted.split(".")
         for part in parents:
             child = node.get(part)
-            node[part] = dict(child) if isinstance(child, dict) else {}
+            if child is not None and not isinstance(child, dict):
+                break  # a wrongly typed section: leave it for validation to report
+            node[part] = dict(child) if child is not None else {}
             node = node[part]
-        node[leaf] = environ[variable]
+        else:
+            node[leaf] = environ[variable]
     return result
 
 
@@ -332,7 +402,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     result = dict(raw)
     if isinstance(result.get("models"), list):
         result["models"] = [
-            {**m, "reference": resolve(m.get("reference"))} if isinstance(m, dict) else m
+            {**m, "reference": resolve(m["reference"])}
+            if isinstance(m, dict) and "reference" in m
+            else m
             for m in result["models"]
         ]
     if isinstance(result.get("sources"), list):
@@ -353,13 +425,22 @@ def parse_config(
     """Validate an already-parsed YAML document; raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
         raise ConfigError(source, ["(top level): expected a mapping of settings"])
-    raw = apply_env_overrides(raw, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    raw = apply_env_overrides(raw, environ)
     if base is not None:
         raw = _resolve_paths(raw, base)
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(source, format_validation_error(error)) from None
+        problems = format_validation_error(error, raw)
+        raise ConfigError(source, [_blame_env(line, environ) for line in problems]) from None
+
+
+def _blame_env(problem: str, environ: Mapping[str, str]) -> str:
+    for variable, dotted in ENV_OVERRIDES.items():
+        if variable in environ and problem.startswith(f"{dotted}: "):
+            return f"{problem} (from environment variable {variable})"
+    return problem
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
@@ -373,6 +454,32 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     except yaml.YAMLError as error:
         raise ConfigError(str(path), [f"(top level): not valid YAML: {error}"]) from None
     return parse_config(raw, source=str(path), base=path.parent, environ=environ)
+
+
+# A field whose name contains one of these is masked wherever the config is shown.
+SECRET_MARKERS = ("password", "secret", "token", "key")
+MASK = "***"
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` with every set field named like a secret replaced by ``***``.
+
+    >>> mask_secrets({"sasl": {"password": "hunter2", "user": "me"}, "api_key": None})
+    {'sasl': {'password': '***', 'user': 'me'}, 'api_key': None}
+    """
+    if isinstance(value, Mapping):
+        return {
+            key: MASK if _is_secret(key) and item is not None else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def _is_secret(name: object) -> bool:
+    lowered = str(name).lower()
+    return any(marker in lowered for marker in SECRET_MARKERS)
 
 
 def json_schema() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -11,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from driftd.config import Config, ConfigError, DemoSourceConfig, JsonlSourceConfig, load_config
+from driftd.config import (
+    Config,
+    ConfigError,
+    DemoSourceConfig,
+    JsonlSourceConfig,
+    load_config,
+    mask_secrets,
+)
 from driftd.monitor.layout import Layout
 from driftd.reference.profile import Profile, ProfileError, load_profile
 from driftd.service.daemon import Daemon
@@ -122,4 +130,5 @@ def _setup_logging(level: str) -> None:
 
 
 def _log_effective_config(config: Config) -> None:
-    logger.info("effective config: %s", config.model_dump_json(exclude_none=True))
+    shown = mask_secrets(config.model_dump(mode="json", exclude_none=True))
+    logger.info("effective config: %s", json.dumps(shown, separators=(",", ":")))

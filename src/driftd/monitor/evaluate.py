@@ -99,7 +99,7 @@ class Evaluator:
                       "js_distance": categorical.js_distance,
                       "chi2_statistic": categorical.chi2_statistic,
                       "chi2_pvalue": categorical.chi2_pvalue}
-        if self.model.test_for(slots.column, "psi").null == "bootstrap":
+        if self.model.test_for(slots.column, "psi").null_distribution == "bootstrap":
             stats["psi_pvalue"] = self._bootstrap_pvalue(ref, stats["psi"], present)
         return stats
 

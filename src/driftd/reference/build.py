@@ -31,9 +31,13 @@ def numeric_profile(
 
     The PSI decile edges are always grid points, so PSI bins are unions of buckets.
 
-    >>> p = numeric_profile("x", "input", np.array([1.0, 2.0, 2.0, 3.0, np.nan]))
-    >>> p.grid.tolist(), p.bucket_counts.tolist(), p.missing, p.exact
-    ([1.0, 1.4, 1.8, 2.0, 2.6, 3.0], [0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0], 1, True)
+    >>> p = numeric_profile("x", "input", np.r_[np.arange(11.0), np.nan])
+    >>> p.grid.tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    >>> p.psi_edges.tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    >>> p.bucket_counts[:6].tolist(), int(p.bucket_counts.sum()), p.missing, p.exact
+    ([0, 1, 0, 1, 0, 1], 11, 1, True)
     """
     if grid_size < 16:
         raise ValueError("grid_size must be at least 16")

@@ -1,0 +1,101 @@
+"""``driftd config``: validate a config file, print its JSON Schema, show it effective.
+
+Exit codes: 0 success, 2 invalid config (one ``field.path: message`` line per problem
+on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from driftd.config import Config, ConfigError, json_schema, load_config, mask_secrets
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``config validate|schema|show`` to the ``driftd`` command line."""
+    parser = subparsers.add_parser(
+        "config",
+        help="validate, describe or show a config file",
+        description="Validate a config file, print its JSON Schema, or show it effective.",
+    )
+    actions = parser.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+
+    validate = actions.add_parser(
+        "validate",
+        help="check a config file and its reference profiles",
+        description="Check a config file (after environment overrides) and that every "
+        "model's reference profile exists. Exit 0 when valid, 2 otherwise.",
+    )
+    validate.add_argument("file", type=Path, metavar="FILE")
+    validate.set_defaults(handler=validate_command)
+
+    schema = actions.add_parser("schema", help="print the config file's JSON Schema")
+    schema.set_defaults(handler=schema_command)
+
+    show = actions.add_parser(
+        "show",
+        help="print the effective config as YAML, secrets masked",
+        description="Print the config as driftd will use it: environment overrides "
+        "applied, defaults filled in, paths resolved, secrets masked.",
+    )
+    show.add_argument("file", type=Path, metavar="FILE")
+    show.set_defaults(handler=show_command)
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    config = _load_or_report(args.file)
+    if config is None:
+        return EXIT_INVALID
+    problems = missing_references(config)
+    if problems:
+        _report(problems)
+        return EXIT_INVALID
+    print(f"{args.file}: ok")
+    return EXIT_OK
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def show_command(args: argparse.Namespace) -> int:
+    config = _load_or_report(args.file)
+    if config is None:
+        return EXIT_INVALID
+    effective = mask_secrets(config.model_dump(mode="json"))
+    sys.stdout.write(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True))
+    return EXIT_OK
+
+
+def missing_references(config: Config) -> list[str]:
+    """One problem line per model whose reference profile file does not exist."""
+    problems = []
+    for index, model in enumerate(config.models):
+        if not model.reference.exists():
+            problems.append(f"models.{index}.reference: file not found: {model.reference}")
+        elif not model.reference.is_file():
+            problems.append(f"models.{index}.reference: not a file: {model.reference}")
+    return problems
+
+
+def _load_or_report(path: Path) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        _report(error.problems)
+        return None
+
+
+def _report(problems: list[str]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
