@@ -36,6 +36,9 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "DRIFTD_HTTP_ADDRESS": "http.address",
     "DRIFTD_CHECKPOINT_PATH": "checkpoint.path",
     "DRIFTD_LOG_LEVEL": "logging.level",
+    "DRIFTD_KAFKA_BOOTSTRAP_SERVERS": "sources.kafka.bootstrap_servers",
+    "DRIFTD_KAFKA_SASL_USERNAME": "sources.kafka.security.sasl_username",
+    "DRIFTD_KAFKA_SASL_PASSWORD": "sources.kafka.security.sasl_password",
 }
 
 
@@ -256,7 +259,76 @@ class DemoSourceConfig(_Frozen):
     seed: int = 0
 
 
-SourceConfig = Annotated[JsonlSourceConfig | DemoSourceConfig, Field(discriminator="type")]
+Stream = Literal["features", "predictions", "outcomes"]
+
+
+class KafkaTopicConfig(_Frozen):
+    """One consumed topic: which stream it carries and where its fields sit."""
+
+    name: str = Field(min_length=1, max_length=249)
+    stream: Stream = "predictions"
+    fields: EventFields = EventFields()
+
+
+class KafkaSecurityConfig(_Frozen):
+    """Passed through to kafka-python; secrets come from the environment or files."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = Field(
+        default=None, description="Prefer DRIFTD_KAFKA_SASL_PASSWORD or sasl_password_file.")
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _sasl_is_complete(self) -> KafkaSecurityConfig:
+        if self.protocol.startswith("SASL") and self.sasl_mechanism is None:
+            raise ValueError("protocol SASL_* needs sasl_mechanism")
+        if self.sasl_password is not None and self.sasl_password_file is not None:
+            raise ValueError("give sasl_password or sasl_password_file, not both")
+        return self
+
+    def password(self) -> str | None:
+        """The SASL password, read from its file when one is configured."""
+        if self.sasl_password_file is not None:
+            return self.sasl_password_file.read_text(encoding="utf-8").strip()
+        return self.sasl_password
+
+
+class KafkaSourceConfig(_Frozen):
+    """A Kafka consumer group reading the prediction, feature and outcome topics."""
+
+    type: Literal["kafka"] = "kafka"
+    bootstrap_servers: str = Field(min_length=1, description="host:port[,host:port...]")
+    group_id: str = Field(default="driftd", min_length=1)
+    topics: tuple[KafkaTopicConfig, ...] = Field(min_length=1)
+    security: KafkaSecurityConfig = KafkaSecurityConfig()
+    dead_letter_topic: str | None = None
+    max_message_bytes: int = Field(default=1_048_576, gt=0)
+    max_poll_records: int = Field(default=5000, gt=0, le=100_000)
+    poll_timeout_ms: int = Field(default=200, gt=0, le=10_000)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    broker_timeout_seconds: float = Field(
+        default=300.0, gt=0,
+        description="Exit (non-zero) when no broker has answered for this long.")
+    client_id: str = "driftd"
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_names_are_unique(
+        cls, topics: tuple[KafkaTopicConfig, ...]
+    ) -> tuple[KafkaTopicConfig, ...]:
+        _require_unique("topic", [t.name for t in topics])
+        return topics
+
+
+SourceConfig = Annotated[
+    JsonlSourceConfig | DemoSourceConfig | KafkaSourceConfig, Field(discriminator="type")
+]
 
 
 class HttpConfig(_Frozen):
@@ -373,21 +445,40 @@ def _file_path(loc: tuple[int | str, ...], raw: Any) -> list[int | str]:
 
 
 def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    """Return ``raw`` with the values of the set ``ENV_OVERRIDES`` variables put in."""
+    """Return ``raw`` with the values of the set ``ENV_OVERRIDES`` variables put in.
+
+    ``sources.<type>.field`` applies to every source of that type in the list.
+    """
     result = dict(raw)
     for variable, dotted in ENV_OVERRIDES.items():
         if variable not in environ:
             continue
-        node = result
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            child = node.get(part)
-            if child is not None and not isinstance(child, dict):
-                break  # a wrongly typed section: leave it for validation to report
-            node[part] = dict(child) if child is not None else {}
-            node = node[part]
+        parts = dotted.split(".")
+        if parts[0] == "sources":
+            sources = result.get("sources")
+            if isinstance(sources, list):
+                result["sources"] = [
+                    _set_path(s, parts[2:], environ[variable])
+                    if isinstance(s, dict) and s.get("type") == parts[1] else s
+                    for s in sources
+                ]
         else:
-            node[leaf] = environ[variable]
+            result = _set_path(result, parts, environ[variable])
+    return result
+
+
+def _set_path(raw: dict[str, Any], parts: list[str], value: str) -> dict[str, Any]:
+    """A copy of ``raw`` with ``value`` at ``parts``; a wrongly typed section is left alone."""
+    result = dict(raw)
+    node = result
+    *parents, leaf = parts
+    for part in parents:
+        child = node.get(part)
+        if child is not None and not isinstance(child, dict):
+            return result  # a wrongly typed section: leave it for validation to report
+        node[part] = dict(child) if child is not None else {}
+        node = node[part]
+    node[leaf] = value
     return result
 
 

@@ -24,6 +24,7 @@ import orjson
 from driftd.config import ColumnConfig, EventFields
 
 REASONS = (
+    "oversized",
     "malformed_json",
     "not_an_object",
     "missing_model",
@@ -39,11 +40,12 @@ _CATEGORY_TYPES = frozenset({str, type(None)})
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why one event was rejected, and where it came from."""
+    """Why one event was rejected, where it came from, and its bytes (for dead letters)."""
 
     reason: str
     detail: str
     origin: str
+    payload: bytes = b""
 
 
 @dataclass(slots=True)
@@ -125,22 +127,42 @@ class Decoder:
         fields: EventFields | None = None,
         strict_non_finite: Iterable[str] = (),
         default_model: str | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self._columns = {model: tuple(cols) for model, cols in columns.items()}
         self._fields = fields or EventFields()
         self._strict = frozenset(strict_non_finite)
         self._default_model = default_model
+        self._max_bytes = max_message_bytes
 
     def decode(
         self, messages: Sequence[bytes], now: float, origins: Sequence[str] = ()
     ) -> DecodedBatch:
-        objects, sources, errors = parse_messages(messages)
         batch = DecodedBatch()
+        if self._max_bytes is not None and max(map(len, messages), default=0) > self._max_bytes:
+            messages, origins = self._drop_oversized(messages, origins, batch)
+        objects, sources, errors = parse_messages(messages)
         for index, error in errors:
-            batch.rejections.append(Rejection("malformed_json", error, _origin(origins, index)))
+            batch.rejections.append(Rejection("malformed_json", error, _origin(origins, index),
+                                              messages[index]))
         if origins and (errors or len(objects) != len(messages)):
             origins = [_origin(origins, index) for index in sources]
         return self.decode_objects(objects, now, origins, batch)
+
+    def _drop_oversized(
+        self, messages: Sequence[bytes], origins: Sequence[str], batch: DecodedBatch
+    ) -> tuple[list[bytes], list[str]]:
+        kept: list[bytes] = []
+        kept_origins: list[str] = []
+        for index, message in enumerate(messages):
+            if self._max_bytes is not None and len(message) > self._max_bytes:
+                batch.rejections.append(Rejection(
+                    "oversized", f"{len(message)} bytes > {self._max_bytes}",
+                    _origin(origins, index), message))
+            else:
+                kept.append(message)
+                kept_origins.append(_origin(origins, index))
+        return kept, kept_origins if origins else []
 
     def decode_objects(
         self, objects: Sequence[Any], now: float, origins: Sequence[str] = (),
@@ -149,7 +171,7 @@ class Decoder:
         batch = batch if batch is not None else DecodedBatch()
         for model, indices in self._group(objects, origins, batch).items():
             rows = objects if len(indices) == len(objects) else [objects[i] for i in indices]
-            reject = _Rejector(np.ones(len(rows), dtype=bool), origins, indices,
+            reject = _Rejector(np.ones(len(rows), dtype=bool), origins, indices, rows,
                                batch.rejections)
             model_batch = self._columnar(model, rows, now, reject)
             if len(model_batch):
@@ -168,16 +190,16 @@ class Decoder:
         groups: dict[str, list[int]] = {}
         for index, obj in enumerate(objects):
             if type(obj) is not dict:
-                batch.rejections.append(
-                    Rejection("not_an_object", type(obj).__name__, _origin(origins, index)))
+                batch.rejections.append(Rejection("not_an_object", type(obj).__name__,
+                                                  _origin(origins, index), _payload(obj)))
                 continue
             model = obj.get(key, self._default_model)
             if model in self._columns:
                 groups.setdefault(model, []).append(index)
             else:
                 reason = "missing_model" if model is None else "unknown_model"
-                batch.rejections.append(
-                    Rejection(reason, str(model)[:100], _origin(origins, index)))
+                batch.rejections.append(Rejection(reason, str(model)[:100],
+                                                  _origin(origins, index), _payload(obj)))
         return dict(groups)
 
     def _columnar(
@@ -213,13 +235,22 @@ class _Rejector:
     valid: npt.NDArray[np.bool_]
     origins: Sequence[str]
     indices: Sequence[int]  # row -> index in the batch (and in origins)
+    rows: Sequence[Any]
     rejections: list[Rejection]
 
     def __call__(self, row: int, reason: str, detail: str) -> None:
         if self.valid[row]:  # one reason per event: the first problem found
             self.valid[row] = False
             origin = _origin(self.origins, self.indices[row])
-            self.rejections.append(Rejection(reason, detail, origin))
+            self.rejections.append(Rejection(reason, detail, origin, _payload(self.rows[row])))
+
+
+def _payload(value: Any) -> bytes:
+    """The event as JSON again, for the dead-letter topic."""
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(value).encode()[:10_000]
 
 
 def _origin(origins: Sequence[str], index: int) -> str:

@@ -6,10 +6,14 @@ reasons, never from event data, so their cardinality is bounded.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# Upper bounds (seconds) of the batch processing time histogram.
+BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +24,10 @@ class TelemetrySnapshot:
     last_event: Mapping[tuple[str, str], float]  # (model, stream) -> newest event time
     last_evaluation: float | None
     last_checkpoint: float | None
+    lag: Mapping[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
+    batch_buckets: tuple[int, ...] = ()  # cumulative counts per BATCH_SECONDS_BUCKETS, +Inf
+    batch_seconds_sum: float = 0.0
+    source_up: Mapping[str, bool] = field(default_factory=dict)
 
 
 class Telemetry:
@@ -33,6 +41,10 @@ class Telemetry:
         self._last_event: dict[tuple[str, str], float] = {}
         self._last_evaluation: float | None = None
         self._last_checkpoint: float | None = None
+        self._lag: dict[tuple[str, int], int] = {}
+        self._batch_counts = [0] * (len(BATCH_SECONDS_BUCKETS) + 1)
+        self._batch_sum = 0.0
+        self._source_up: dict[str, bool] = {}
 
     def count_events(self, stream: str, model: str, count: int) -> None:
         with self._lock:
@@ -60,6 +72,23 @@ class Telemetry:
         with self._lock:
             self._last_checkpoint = timestamp
 
+    def set_lag(self, lag: Mapping[tuple[str, int], int]) -> None:
+        """Replace the consumer lag of every assigned partition."""
+        with self._lock:
+            self._lag = dict(lag)
+
+    def observe_batch(self, seconds: float) -> None:
+        """Record how long one poll batch took from decode to windows."""
+        slot = next((i for i, bound in enumerate(BATCH_SECONDS_BUCKETS) if seconds <= bound),
+                    len(BATCH_SECONDS_BUCKETS))
+        with self._lock:
+            self._batch_counts[slot] += 1
+            self._batch_sum += seconds
+
+    def set_source_up(self, source: str, up: bool) -> None:
+        with self._lock:
+            self._source_up[source] = up
+
     def snapshot(self) -> TelemetrySnapshot:
         with self._lock:
             return TelemetrySnapshot(
@@ -69,4 +98,8 @@ class Telemetry:
                 last_event=dict(self._last_event),
                 last_evaluation=self._last_evaluation,
                 last_checkpoint=self._last_checkpoint,
+                lag=dict(self._lag),
+                batch_buckets=tuple(itertools.accumulate(self._batch_counts)),
+                batch_seconds_sum=self._batch_sum,
+                source_up=dict(self._source_up),
             )

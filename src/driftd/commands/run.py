@@ -17,16 +17,20 @@ from driftd.config import (
     ConfigError,
     DemoSourceConfig,
     JsonlSourceConfig,
+    KafkaSourceConfig,
     load_config,
     mask_secrets,
 )
 from driftd.monitor.layout import Layout
+from driftd.monitor.results import published_to_json
 from driftd.reference.profile import Profile, ProfileError, load_profile
-from driftd.service.daemon import Daemon
+from driftd.service.checkpoint import CheckpointError, CheckpointStore
+from driftd.service.daemon import Daemon, Extras
 from driftd.service.demo import demo_config, demo_profile
 from driftd.sources.base import Source
 from driftd.sources.demo import DemoGenerator, DemoSource
 from driftd.sources.jsonl import JsonlSource
+from driftd.sources.kafka import BrokerProbe, DeadLetters, KafkaSetupError, KafkaSource
 
 logger = logging.getLogger("driftd")
 
@@ -35,7 +39,10 @@ def register(commands: Any) -> None:
     run = commands.add_parser("run", help="run the daemon with a config file")
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--exit-when-drained", action="store_true",
-                     help="exit once every source is exhausted (e.g. a JSONL replay)")
+                     help="exit once every source is read to its end (a JSONL replay, or "
+                     "Kafka partitions caught up)")
+    run.add_argument("--dump-results", type=Path, metavar="FILE",
+                     help="write the final evaluation as JSON to FILE at shutdown")
     run.set_defaults(handler=handle_run)
     demo = commands.add_parser("demo", help="run the daemon on the built-in demo stream")
     demo.add_argument("--address", default="127.0.0.1:9108", help="HTTP host:port")
@@ -52,7 +59,8 @@ def handle_run(args: argparse.Namespace) -> int:
     except (ConfigError, ProfileError) as error:
         print(f"driftd run: {error}", file=sys.stderr)
         return 2
-    return serve(config, profiles, exit_when_drained=args.exit_when_drained)
+    return serve(config, profiles, exit_when_drained=args.exit_when_drained,
+                 dump_results=args.dump_results)
 
 
 def handle_demo(args: argparse.Namespace) -> int:
@@ -82,7 +90,9 @@ def build_sources(config: Config) -> list[Source]:
     sources: list[Source] = []
     for spec in config.sources:
         if isinstance(spec, JsonlSourceConfig):
-            sources.append(JsonlSource(spec.path))
+            sources.append(JsonlSource(spec.path, batch_size=spec.batch_size))
+        elif isinstance(spec, KafkaSourceConfig):
+            sources.append(KafkaSource(spec))
         else:
             sources.append(DemoSource(
                 DemoGenerator(spec.seed), model=spec.model,
@@ -94,7 +104,7 @@ def build_sources(config: Config) -> list[Source]:
 
 
 def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
-          banner: str | None = None) -> int:
+          banner: str | None = None, dump_results: Path | None = None) -> int:
     """Run a daemon in the foreground until SIGTERM/SIGINT (or drained)."""
     if banner:
         print(banner, flush=True)
@@ -102,18 +112,38 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
     _log_effective_config(config)
     try:
         sources: Sequence[Source] = build_sources(config)
-    except OSError as error:
-        print(f"driftd: cannot open source: {error}", file=sys.stderr)
+        extras = build_extras(config)
+    except (OSError, CheckpointError, KafkaSetupError) as error:
+        print(f"driftd: cannot start: {error}", file=sys.stderr)
         return 2
-    daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained)
+    daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained,
+                    extras=extras)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
                                                                        or str(num)))
     try:
-        return daemon.run()
+        code = daemon.run()
     except OSError as error:
         print(f"driftd: cannot serve on {config.http.address}: {error}", file=sys.stderr)
         return 2
+    if dump_results is not None:
+        published = daemon.board.latest()
+        dump_results.write_text(json.dumps(published_to_json(published), indent=1))
+    return code
+
+
+def build_extras(config: Config) -> Extras:
+    """The checkpoint store, and for a Kafka source its dead-letter sink and probe."""
+    path = config.checkpoint.path
+    store = CheckpointStore(path) if path is not None else None
+    kafka = next((s for s in config.sources if isinstance(s, KafkaSourceConfig)), None)
+    if kafka is None:
+        return Extras(store=store)
+    dead_letters = (DeadLetters(kafka, kafka.dead_letter_topic)
+                    if kafka.dead_letter_topic else None)
+    return Extras(store=store, dead_letters=dead_letters, probe=BrokerProbe(kafka),
+                  probe_name=f"kafka:{kafka.bootstrap_servers}",
+                  probe_timeout_seconds=kafka.broker_timeout_seconds)
 
 
 def _demo_banner(config: Config, source: DemoSourceConfig) -> str:

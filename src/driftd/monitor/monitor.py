@@ -16,6 +16,7 @@ from driftd.events import ModelBatch
 from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
 from driftd.monitor.results import Published, WindowResult
+from driftd.monitor.state import ModelState, WindowState
 from driftd.reference.profile import Profile
 from driftd.telemetry import Telemetry
 from driftd.windows.count import CountWindow
@@ -73,6 +74,33 @@ class ModelMonitor:
         return [self.evaluator.evaluate(s.window, s.pane, start=s.start, end=s.end)
                 for s in self.snapshots()]
 
+    def state(self) -> ModelState:
+        with self._lock:
+            windows = {name: WindowState(self._fingerprint(name), window.state())
+                       for name, window in self.windows.items()}
+        return ModelState(self.layout.profile.version, windows)
+
+    def restore(self, state: ModelState) -> list[str]:
+        """Resume the windows whose state fits; returns the names of those that do not."""
+        if state.reference != self.layout.profile.version:
+            return sorted(self.windows)
+        skipped = []
+        with self._lock:
+            for name, window in self.windows.items():
+                saved = state.windows.get(name)
+                if saved is None or saved.fingerprint != self._fingerprint(name):
+                    skipped.append(name)
+                    continue
+                try:
+                    window.restore(dict(saved.arrays))
+                except (ValueError, KeyError):
+                    skipped.append(name)
+        return skipped
+
+    def _fingerprint(self, window: str) -> str:
+        spec = next(w for w in self.config.windows if w.name == window)
+        return f"{spec.model_dump_json()}|slots={self.layout.size}|tails={self.layout.tail_size}"
+
 
 def _make_window(
     config: CountWindowConfig | TimeWindowConfig, layout: Layout
@@ -101,6 +129,18 @@ class Monitor:
                 self._telemetry.observe_event_time(model, stream, float(batch.timestamps.max()))
             if stream != "outcomes":  # outcomes carry labels, joined by issue-4 work
                 self.models[model].ingest(batch)
+
+    def state(self) -> dict[str, ModelState]:
+        """Copies of every model's window state, for a checkpoint."""
+        return {name: model.state() for name, model in self.models.items()}
+
+    def restore(self, states: Mapping[str, ModelState]) -> dict[str, list[str]]:
+        """Resume from a checkpoint; returns, per model, the windows that start empty."""
+        skipped = {name: sorted(m.windows) for name, m in self.models.items()}
+        for name, state in states.items():
+            if name in self.models:
+                skipped[name] = self.models[name].restore(state)
+        return {name: windows for name, windows in skipped.items() if windows}
 
     def evaluate(self, now: float) -> Published:
         """Evaluate every window of every model; ``now`` stamps the result."""

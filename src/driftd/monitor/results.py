@@ -7,9 +7,11 @@ a half-built result.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 # Statistic keys a ColumnResult may carry (absent when not applicable to the column).
 STATISTICS = (
@@ -84,3 +86,15 @@ class ResultBoard:
     def latest(self) -> Published | None:
         with self._lock:
             return self._latest
+
+
+def published_to_json(published: Published | None) -> dict[str, Any]:
+    """A JSON-ready copy of a ``Published`` (non-finite numbers become null)."""
+    if published is None:
+        return {"evaluated_at": None, "windows": []}
+    raw = asdict(published)
+    for window in raw["windows"]:
+        for column in window["columns"]:
+            column["statistics"] = {k: (v if math.isfinite(v) else None)
+                                    for k, v in column["statistics"].items()}
+    return raw

@@ -1,37 +1,65 @@
-"""The daemon: composition root, run loop and ordered shutdown.
+"""The daemon: composition of the parts, run loop and ordered shutdown.
 
-startup (HTTP, scheduler) -> main loop (poll -> decode -> ingest, on the main thread)
--> shutdown (stop polling, final evaluation, scheduler, sources, HTTP), each step logged.
-Signal handlers only call ``request_stop``; the loop has one exit condition.
+startup (restore checkpoint, subscribe, HTTP, scheduler) -> main loop (poll -> decode
+-> ingest, checkpoint when due, on the main thread) -> shutdown (stop polling, final
+evaluation, checkpoint, commit, close), each step logged. Signal handlers only call
+``request_stop``; the loop has one exit condition.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import platform
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from driftd import __version__
 from driftd.config import Config
-from driftd.events import Decoder
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
+from driftd.service.checkpoint import Checkpoint, CheckpointStore
 from driftd.service.health import Health
-from driftd.service.pipeline import Pipeline, RejectionLog
+from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
 from driftd.service.scheduler import Scheduler
 from driftd.sinks.http import HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
-from driftd.sources.base import Source
+from driftd.sources.base import OffsetSource, Source
 from driftd.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT_SECONDS = 0.2
 MAX_BATCH = 5000
+EXIT_BROKER_UNREACHABLE = 3
+
+
+class BrokerStatus(Protocol):
+    """What the daemon asks of a broker probe (see ``sources.kafka.BrokerProbe``)."""
+
+    def start(self) -> None: ...
+
+    def status(self) -> tuple[bool, float, str]:
+        """(reachable, seconds unreachable, last error)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """Optional parts: checkpoint store, dead-letter sink, broker probe."""
+
+    store: CheckpointStore | None = None
+    dead_letters: DeadLetterSink | None = None
+    probe: BrokerStatus | None = None
+    probe_name: str = "kafka"
+    probe_timeout_seconds: float = 300.0
 
 
 class Daemon:
@@ -40,19 +68,23 @@ class Daemon:
     def __init__(
         self, config: Config, profiles: Mapping[str, Profile], sources: Sequence[Source], *,
         clock: Callable[[], float] = time.time, exit_when_drained: bool = False,
+        extras: Extras | None = None,
     ) -> None:
         self.config, self._clock = config, clock
         self._sources = list(sources)
+        self._offset_sources = [s for s in self._sources if isinstance(s, OffsetSource)]
         self._exit_when_drained = exit_when_drained
+        self._extras = extras or Extras()
         self._stop = threading.Event()
+        self.exit_code = 0
+        self._offsets: dict[tuple[str, int], int] = {}
+        self._next_checkpoint = 0.0
         self.telemetry = Telemetry()
         self.board = ResultBoard()
         self.monitor = Monitor(config.models, profiles, self.telemetry)
-        self.health = Health(["sources"])
-        decoder = Decoder({m.name: m.columns for m in config.models},
-                          strict_non_finite=[m.name for m in config.models
-                                             if m.non_finite == "invalid"])
-        self._pipeline = Pipeline(decoder, self.monitor, self.telemetry, RejectionLog(clock))
+        self.health = Health(["sources"] + (["broker"] if self._extras.probe else []))
+        self._pipeline = Pipeline(build_decoders(config), self.monitor, self.telemetry,
+                                  RejectionLog(clock), self._extras.dead_letters)
         references = {name: {"reference": p.version, "rows": str(p.rows)}
                       for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}
@@ -62,6 +94,8 @@ class Daemon:
                                metrics=functools.partial(render, registry), health=self.health)
         self._scheduler = Scheduler()
 
+    # -- control -------------------------------------------------------------------------
+
     def request_stop(self, reason: str) -> None:
         """Ask the run loop to finish; safe from a signal handler."""
         if not self._stop.is_set():
@@ -69,48 +103,163 @@ class Daemon:
             self._stop.set()
 
     def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
         self._startup()
         try:
             self._main_loop()
         finally:
             self._shutdown()
-        return 0
+        return self.exit_code
 
     def evaluate(self) -> None:
         self.board.publish(self.monitor.evaluate(self._clock()))
 
+    # -- partition listener (called from inside a poll) ----------------------------------
+
+    def revoked(self, partitions: list[tuple[str, int]]) -> None:
+        logger.info("partitions revoked: %s; checkpointing", partitions)
+        self.checkpoint()
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None:
+        del partitions  # the source seeks to checkpointed offsets itself
+
+    # -- lifecycle ---------------------------------------------------------------------
+
     def _startup(self) -> None:
+        self._restore()
+        for source in self._offset_sources:
+            source.start_from(self._offsets)
+            source.subscribe(self)
         self.http.start()
         logger.info("serving /metrics, /healthz and /readyz on %s", self.http.url)
         self._scheduler.every("evaluate", self.config.evaluation.interval_seconds, self.evaluate)
         self._scheduler.start()
+        if self._extras.probe is not None:
+            self._extras.probe.start()
         self.health.set("sources", True)
+        self._next_checkpoint = self._clock() + self.config.checkpoint.interval_seconds
+
+    def _restore(self) -> None:
+        store = self._extras.store
+        if store is None:
+            return
+        checkpoint = store.load()
+        if checkpoint is None:
+            logger.info("no checkpoint in %s: starting with empty windows", store.path)
+            return
+        skipped = self.monitor.restore(checkpoint.models)
+        self._offsets = dict(checkpoint.offsets)
+        age = self._clock() - checkpoint.created_at
+        logger.info("restored checkpoint from %s (%.0f s old, %d partition offsets)",
+                    store.path, age, len(self._offsets))
+        for model, windows in skipped.items():
+            logger.warning("model %s: windows %s start empty (the reference profile or the "
+                           "window settings changed since the checkpoint)", model, windows)
 
     def _main_loop(self) -> None:
         active = list(self._sources)
         while not self._stop.is_set():
-            if not active:
+            if not active or self._drained(active):
                 if self._exit_when_drained:
+                    logger.info("every source is drained: stopping")
                     break
-                self._stop.wait(POLL_TIMEOUT_SECONDS)
-                continue
+                if not active:
+                    self._stop.wait(POLL_TIMEOUT_SECONDS)
             for source in list(active):
-                raw = source.poll(MAX_BATCH, POLL_TIMEOUT_SECONDS / len(active))
-                if raw is None:
-                    logger.info("source %s is exhausted", source.name)
-                    active.remove(source)
-                    self.evaluate()
-                    continue
-                self._pipeline.ingest(raw, self._clock())
+                self._poll(source, active)
+            self._housekeeping()
+
+    def _poll(self, source: Source, active: list[Source]) -> None:
+        raw = source.poll(MAX_BATCH, POLL_TIMEOUT_SECONDS / max(len(active), 1))
+        if raw is None:
+            logger.info("source %s is exhausted", source.name)
+            active.remove(source)
+            self.evaluate()
+            return
+        if raw.messages:
+            started = time.perf_counter()
+            self._pipeline.ingest(raw, self._clock())
+            self.telemetry.observe_batch(time.perf_counter() - started)
+
+    def _drained(self, active: list[Source]) -> bool:
+        return bool(self._offset_sources) and all(
+            s.drained() for s in self._offset_sources if s in active)
+
+    def _housekeeping(self) -> None:
+        lag: dict[tuple[str, int], int] = {}
+        for source in self._offset_sources:
+            lag.update(source.lag())
+        self.telemetry.set_lag(lag)
+        if self._clock() >= self._next_checkpoint:
+            self.checkpoint()
+        self._check_broker()
+
+    def _check_broker(self) -> None:
+        probe = self._extras.probe
+        if probe is None:
+            return
+        up, down_for, error = probe.status()
+        self.health.set("broker", up, f"unreachable for {down_for:.0f} s: {error}")
+        self.telemetry.set_source_up(self._extras.probe_name, up)
+        if not up and down_for > self._extras.probe_timeout_seconds:
+            logger.error(
+                "no Kafka broker has answered for %.0f s (broker_timeout_seconds %.0f): %s. "
+                "Check that the brokers are up, the bootstrap address, DNS, network policies "
+                "and credentials. Exiting; the checkpoint lets the next start resume.",
+                down_for, self._extras.probe_timeout_seconds, error)
+            self.exit_code = EXIT_BROKER_UNREACHABLE
+            self._stop.set()
+
+    def checkpoint(self) -> None:
+        """Write state and the offsets it reflects, then commit those offsets to Kafka."""
+        now = self._clock()
+        self._next_checkpoint = now + self.config.checkpoint.interval_seconds
+        if self._extras.dead_letters is not None:
+            self._extras.dead_letters.flush()  # dead letters are sent before offsets move on
+        for source in self._offset_sources:
+            self._offsets.update(source.positions())
+        store = self._extras.store
+        if store is not None:
+            size = store.save(Checkpoint(now, dict(self._offsets), self.monitor.state()))
+            self.telemetry.mark_checkpoint(now)
+            logger.debug("checkpoint written: %d bytes of state", size)
+        for source in self._offset_sources:
+            source.commit(self._offsets)
 
     def _shutdown(self) -> None:
-        logger.info("shutdown: final evaluation")
-        self.evaluate()
-        logger.info("shutdown: stopping the scheduler")
-        self._scheduler.shutdown(wait=True)
-        logger.info("shutdown: closing %d source(s)", len(self._sources))
+        watchdog = threading.Timer(self.config.shutdown_grace_seconds, _overrun,
+                                   args=(self.config.shutdown_grace_seconds,))
+        watchdog.daemon = True
+        watchdog.start()
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("final evaluation", self.evaluate),
+            ("checkpoint and commit", self.checkpoint),
+            ("stopping the scheduler", lambda: self._scheduler.shutdown(wait=True)),
+        ]
+        if self._extras.probe is not None:
+            steps.append(("stopping the broker probe", self._extras.probe.close))
+        steps.append(("closing the sources", self._close_sources))
+        if self._extras.dead_letters is not None:
+            steps.append(("closing the dead-letter producer", self._extras.dead_letters.close))
+        if self._extras.store is not None:
+            steps.append(("closing the checkpoint store", self._extras.store.close))
+        steps.append(("stopping the HTTP server", self.http.stop))
+        for name, step in steps:
+            logger.info("shutdown: %s", name)
+            try:
+                step()
+            except Exception:  # a failed step must not skip the ones after it
+                logger.exception("shutdown step failed: %s", name)
+                self.exit_code = self.exit_code or 1
+        watchdog.cancel()
+        logger.info("shutdown complete")
+
+    def _close_sources(self) -> None:
         for source in self._sources:
             source.close()
-        logger.info("shutdown: stopping the HTTP server")
-        self.http.stop()
-        logger.info("shutdown complete")
+
+
+def _overrun(grace: float) -> None:
+    logger.error("shutdown took longer than shutdown_grace_seconds (%.0f s): exiting now", grace)
+    logging.shutdown()
+    os._exit(1)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
+from driftd.config import Config, JsonlSourceConfig, KafkaSourceConfig
 from driftd.events import Decoder, Rejection
 from driftd.monitor.monitor import Monitor
 from driftd.sources.base import RawBatch
@@ -41,22 +43,53 @@ class RejectionLog:
                 self._suppressed[rejection.reason] += 1
 
 
-class Pipeline:
-    """Decoder -> telemetry and rejection log -> monitor, for every raw batch."""
+class DeadLetterSink(Protocol):
+    """Where rejected events are copied (see ``sources.kafka.DeadLetters``)."""
 
-    def __init__(self, decoder: Decoder, monitor: Monitor, telemetry: Telemetry,
-                 rejection_log: RejectionLog) -> None:
-        self._decoder, self._monitor = decoder, monitor
+    def send(self, rejections: Sequence[Rejection]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def build_decoders(config: Config) -> dict[str, Decoder]:
+    """A decoder per raw-batch key: "" by default, one per JSONL file and Kafka topic."""
+    columns = {m.name: m.columns for m in config.models}
+    strict = [m.name for m in config.models if m.non_finite == "invalid"]
+    decoders = {"": Decoder(columns, strict_non_finite=strict)}
+    for source in config.sources:
+        if isinstance(source, JsonlSourceConfig):
+            decoders[f"jsonl:{source.path}"] = Decoder(
+                columns, fields=source.fields, strict_non_finite=strict)
+        elif isinstance(source, KafkaSourceConfig):
+            for topic in source.topics:
+                decoders[topic.name] = Decoder(
+                    columns, fields=topic.fields, strict_non_finite=strict,
+                    max_message_bytes=source.max_message_bytes)
+    return decoders
+
+
+class Pipeline:
+    """Decoder -> telemetry, rejection log and dead letters -> monitor, per raw batch."""
+
+    def __init__(self, decoders: Mapping[str, Decoder], monitor: Monitor, telemetry: Telemetry,
+                 rejection_log: RejectionLog, dead_letters: DeadLetterSink | None = None) -> None:
+        self._decoders, self._monitor = dict(decoders), monitor
         self._telemetry, self._log = telemetry, rejection_log
+        self._dead_letters = dead_letters
 
     def ingest(self, raw: RawBatch, now: float) -> int:
         """Process one raw batch; returns the number of valid events."""
         if not raw.messages:
             return 0
-        decoded = self._decoder.decode(raw.messages, now, raw.origins)
+        decoder = self._decoders.get(raw.key) or self._decoders[""]
+        decoded = decoder.decode(raw.messages, now, raw.origins)
         if decoded.rejections:
             for reason, count in decoded.invalid_counts().items():
                 self._telemetry.count_invalid(reason, count)
             self._log(decoded.rejections)
+            if self._dead_letters is not None:
+                self._dead_letters.send(decoded.rejections)
         self._monitor.ingest(raw.stream, decoded.models)
         return sum(len(batch) for batch in decoded.models.values())

@@ -15,10 +15,15 @@ from types import MappingProxyType
 from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from driftd.monitor.results import ColumnResult, ResultBoard, WindowResult
-from driftd.telemetry import Telemetry, TelemetrySnapshot
+from driftd.telemetry import BATCH_SECONDS_BUCKETS, Telemetry, TelemetrySnapshot
 
 COLUMN_LABELS = ("model", "model_version", "column", "role", "window", "reference")
 WINDOW_LABELS = ("model", "model_version", "window", "reference")
@@ -126,6 +131,14 @@ CHECKPOINT = FamilySpec(
     "driftd_checkpoint_timestamp_seconds", "gauge",
     "When the last checkpoint was written as a Unix timestamp (seconds).",
 )
+CONSUMER_LAG = FamilySpec(
+    "driftd_consumer_lag", "gauge",
+    "Records in the partition not yet processed by driftd (records).", ("topic", "partition"),
+)
+SOURCE_UP = FamilySpec(
+    "driftd_source_up", "gauge",
+    "1 while the source's brokers answer, 0 during an outage.", ("source",),
+)
 REFERENCE_INFO = FamilySpec(
     "driftd_reference_info", "gauge",
     "Always 1; the labels describe the reference profile a model is compared against.",
@@ -137,7 +150,7 @@ BUILD_INFO = FamilySpec(
 FAMILIES: tuple[FamilySpec, ...] = (
     *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
     MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
-    CHECKPOINT, REFERENCE_INFO, BUILD_INFO,
+    CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO,
 )
 
 
@@ -241,7 +254,24 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         evaluation.add_metric([], snapshot.last_evaluation)
     if snapshot.last_checkpoint is not None:
         checkpoint.add_metric([], snapshot.last_checkpoint)
-    return [events, invalid, late, last_event, evaluation, checkpoint]
+    lag, up = CONSUMER_LAG.new(), SOURCE_UP.new()
+    for (topic, partition), records in sorted(snapshot.lag.items()):
+        lag.add_metric([topic, str(partition)], float(records))
+    for source, is_up in sorted(snapshot.source_up.items()):
+        up.add_metric([source], 1.0 if is_up else 0.0)
+    return [events, invalid, late, last_event, evaluation, checkpoint, lag, up,
+            _batch_histogram(snapshot)]
+
+
+def _batch_histogram(snapshot: TelemetrySnapshot) -> Metric:
+    histogram = HistogramMetricFamily(
+        "driftd_batch_duration_seconds",
+        "Time to decode a poll batch and add it to the windows (seconds).")
+    if snapshot.batch_buckets and snapshot.batch_buckets[-1]:  # after the first batch
+        bounds = [*(str(b) for b in BATCH_SECONDS_BUCKETS), "+Inf"]
+        histogram.add_metric([], list(zip(bounds, map(float, snapshot.batch_buckets),
+                                           strict=True)), snapshot.batch_seconds_sum)
+    return histogram
 
 
 def _info_family(family: FamilySpec, rows: Iterable[Mapping[str, str]]) -> Metric:

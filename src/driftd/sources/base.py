@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,12 +13,14 @@ class RawBatch:
 
     ``origins`` optionally names where each message came from (``topic[p]@offset``
     for Kafka, ``file:line`` for replay) so that a rejected event can be logged by
-    its position; it is empty or as long as ``messages``.
+    its position; it is empty or as long as ``messages``. ``key`` selects the decoder
+    (the topic, whose field paths may differ); empty means the default one.
     """
 
     stream: str
     messages: list[bytes]
     origins: list[str] = field(default_factory=list)
+    key: str = ""
 
 
 class Source(Protocol):
@@ -31,4 +34,48 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release files, sockets and threads; idempotent."""
+        ...
+
+
+Offsets = Mapping[tuple[str, int], int]  # (topic or file, partition) -> next offset
+
+
+class PartitionListener(Protocol):
+    """Told about partition moves; ``revoked`` is the last chance to checkpoint them."""
+
+    def revoked(self, partitions: list[tuple[str, int]]) -> None: ...
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None: ...
+
+
+@runtime_checkable
+class OffsetSource(Protocol):
+    """A source whose read position can be checkpointed and resumed."""
+
+    name: str
+
+    def poll(self, max_messages: int, timeout_seconds: float) -> RawBatch | None: ...
+
+    def close(self) -> None: ...
+
+    def start_from(self, offsets: Offsets) -> None:
+        """Offsets to resume from (from a checkpoint), applied when reading starts."""
+        ...
+
+    def subscribe(self, listener: PartitionListener) -> None:
+        """Start reading; partition moves are reported to ``listener``."""
+        ...
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """Next offset per partition, counting only messages handed out by ``poll``."""
+        ...
+
+    def commit(self, offsets: Offsets) -> bool:
+        """Make ``offsets`` visible to external lag tools; False if that failed."""
+        ...
+
+    def lag(self) -> dict[tuple[str, int], int]: ...
+
+    def drained(self) -> bool:
+        """Everything available has been handed out."""
         ...

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO
 
-from driftd.sources.base import RawBatch
+from driftd.sources.base import Offsets, PartitionListener, RawBatch
 
 
 class JsonlSource:
     """Reads one event (or a JSON array of events) per line; exhausted at end of file."""
 
-    def __init__(self, path: str, *, stream: str = "predictions",
+    def __init__(self, path: str, *, stream: str = "predictions", batch_size: int = 5000,
                  handle: BinaryIO | None = None) -> None:
         self.name = f"jsonl:{path}"
+        self._batch_size = batch_size
+        self._skip = 0
         self._label = "stdin" if path == "-" else path
         self._stream = stream
         if handle is not None:
@@ -30,10 +32,13 @@ class JsonlSource:
         """The next lines, up to ``max_messages``; blocks on stdin like any reader."""
         if self._done:
             return None
+        max_messages = min(max_messages, self._batch_size)
         messages: list[bytes] = []
         origins: list[str] = []
         for line in self._handle:
             self._line += 1
+            if self._line <= self._skip:
+                continue  # already counted before the checkpoint this run resumed from
             if line.strip():
                 messages.append(line)
                 origins.append(f"{self._label}:{self._line}")
@@ -43,7 +48,28 @@ class JsonlSource:
             self._done = True
         if not messages and self._done:
             return None
-        return RawBatch(self._stream, messages, origins)
+        return RawBatch(self._stream, messages, origins, key=self.name)
+
+    # Resumable position: the number of lines read, as offset of partition 0 of the file.
+
+    def start_from(self, offsets: Offsets) -> None:
+        self._skip = offsets.get((self.name, 0), 0) if self._owns else 0
+
+    def subscribe(self, listener: PartitionListener) -> None:
+        del listener  # a file has no partitions to move
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        return {(self.name, 0): max(self._line, self._skip)} if self._owns else {}
+
+    def commit(self, offsets: Offsets) -> bool:
+        del offsets
+        return True
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        return {}
+
+    def drained(self) -> bool:
+        return self._done
 
     def close(self) -> None:
         if self._owns and not self._handle.closed:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from driftd.windows.panes import Encoded, Pane
+import numpy as np
+
+from driftd.windows.panes import Encoded, Pane, stack_panes, unstack_panes
 
 
 class CountWindow:
@@ -59,3 +61,17 @@ class CountWindow:
     def pending(self) -> int:
         """Events added since the newest complete window (not yet in it)."""
         return self._open.events
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume exactly: panes, running sum, open pane."""
+        panes = [*self._panes, self._sum, self._open]
+        return {**stack_panes(panes, self._slots, self._tails),
+                "completed": np.array([self.completed], dtype=np.int64)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Resume from ``state()``; raises ValueError when it does not fit this window."""
+        *panes, total, current = unstack_panes(state, self._slots, self._tails)
+        if len(panes) > self.size // self.step or current.events >= self.step:
+            raise ValueError("checkpointed panes do not fit this window's size and step")
+        self._panes, self._sum, self._open = deque(panes), total, current
+        self.completed = int(state["completed"][0])

@@ -61,3 +61,23 @@ class Pane:
 
     def copy(self) -> Pane:
         return Pane(self.counts.copy(), self.tails.copy(), self.events)
+
+
+def stack_panes(panes: list[Pane], slots: int, tails: int) -> dict[str, np.ndarray]:
+    """Panes as three stacked arrays, for checkpoints."""
+    return {
+        "counts": np.array([p.counts for p in panes], dtype=np.int64).reshape(-1, slots),
+        "tails": np.array([p.tails for p in panes], dtype=np.float64).reshape(-1, tails),
+        "events": np.array([p.events for p in panes], dtype=np.int64),
+    }
+
+
+def unstack_panes(arrays: dict[str, np.ndarray], slots: int, tails: int) -> list[Pane]:
+    """The inverse of ``stack_panes``; raises ValueError when the shapes do not fit."""
+    counts, tail_sums, events = arrays["counts"], arrays["tails"], arrays["events"]
+    if counts.shape[1:] != (slots,) or tail_sums.shape[1:] != (tails,) or not (
+        counts.shape[0] == tail_sums.shape[0] == events.shape[0]
+    ):
+        raise ValueError("checkpointed panes do not fit this layout")
+    return [Pane(c.copy(), t.copy(), int(e)) for c, t, e in zip(counts, tail_sums, events,
+                                                                strict=True)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftd.windows.panes import Encoded, Pane
+from driftd.windows.panes import Encoded, Pane, stack_panes, unstack_panes
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +86,19 @@ class TimeWindow:
             if pane is not None:
                 total.add(pane)
         return TimedPane(total, (end_index - self.panes) * self.slide, end_index * self.slide)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume exactly: open panes by index and the watermark."""
+        indices = sorted(self._open)
+        return {**stack_panes([self._open[i] for i in indices], self._slots, self._tails),
+                "indices": np.array(indices, dtype=np.int64),
+                "watermark": np.array([self._watermark])}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Resume from ``state()``; raises ValueError when it does not fit this window."""
+        panes = unstack_panes(state, self._slots, self._tails)
+        indices = state["indices"]
+        if indices.shape != (len(panes),):
+            raise ValueError("checkpointed pane indices do not fit their panes")
+        self._open = {int(i): pane for i, pane in zip(indices, panes, strict=True)}
+        self._watermark = float(state["watermark"][0])
