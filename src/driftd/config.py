@@ -165,6 +165,10 @@ class TimeWindowConfig(_Frozen):
     duration_seconds: float = Field(gt=0)
     slide_seconds: float = Field(gt=0)
     allowed_lateness_seconds: float = Field(default=0.0, ge=0)
+    idle_timeout_seconds: float = Field(
+        default=60.0, gt=0,
+        description="A partition silent this long (processing time) stops holding back "
+        "the watermark of the others.")
 
     @field_validator("slide_seconds")
     @classmethod

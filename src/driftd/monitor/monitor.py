@@ -45,19 +45,35 @@ class ModelMonitor:
             w.name: _make_window(w, self.layout) for w in config.windows
         }
 
-    def ingest(self, batch: ModelBatch) -> None:
+    def ingest(self, batch: ModelBatch, key: str = "", now: float = 0.0) -> None:
+        """Add a batch from input ``key`` (a partition) received at ``now``."""
         encoded = self.layout.encode(batch)
         with self._lock:
             for name, window in self.windows.items():
                 if isinstance(window, TimeWindow):
-                    late = window.add(encoded)
+                    late = window.add(encoded, key, now)
                     if late:
                         self._telemetry.count_late(self.config.name, name, late)
                 else:
                     window.add(encoded)
 
-    def snapshots(self) -> list[_Snapshot]:
+    def expect(self, keys: list[str], now: float) -> None:
         with self._lock:
+            for window in self._time_windows():
+                window.watermark.expect(keys, now)
+
+    def forget(self, keys: list[str]) -> None:
+        with self._lock:
+            for window in self._time_windows():
+                window.watermark.forget(keys)
+
+    def _time_windows(self) -> list[TimeWindow]:
+        return [w for w in self.windows.values() if isinstance(w, TimeWindow)]
+
+    def snapshots(self, now: float) -> list[_Snapshot]:
+        with self._lock:
+            for time_window in self._time_windows():
+                time_window.advance(now)
             found: list[_Snapshot] = []
             for name, window in self.windows.items():
                 if isinstance(window, TimeWindow):
@@ -70,9 +86,9 @@ class ModelMonitor:
                         found.append(_Snapshot(name, pane, None, None))
             return found
 
-    def evaluate(self) -> list[WindowResult]:
+    def evaluate(self, now: float) -> list[WindowResult]:
         return [self.evaluator.evaluate(s.window, s.pane, start=s.start, end=s.end)
-                for s in self.snapshots()]
+                for s in self.snapshots(now)]
 
     def state(self) -> ModelState:
         with self._lock:
@@ -108,7 +124,8 @@ def _make_window(
     if isinstance(config, CountWindowConfig):
         return CountWindow(config.size, config.step, slots=layout.size, tails=layout.tail_size)
     return TimeWindow(config.duration_seconds, config.slide_seconds,
-                      config.allowed_lateness_seconds, slots=layout.size, tails=layout.tail_size)
+                      config.allowed_lateness_seconds, slots=layout.size, tails=layout.tail_size,
+                      idle_seconds=config.idle_timeout_seconds)
 
 
 class Monitor:
@@ -121,14 +138,24 @@ class Monitor:
         self._telemetry = telemetry
         self.models = {m.name: ModelMonitor(m, profiles[m.name], telemetry) for m in models}
 
-    def ingest(self, stream: str, batches: Mapping[str, ModelBatch]) -> None:
-        """Add each model's valid events of one stream to its windows."""
+    def ingest(self, stream: str, batches: Mapping[str, ModelBatch], key: str = "",
+               now: float = 0.0) -> None:
+        """Add each model's valid events of one stream, from input ``key``, to its windows."""
         for model, batch in batches.items():
             self._telemetry.count_events(stream, model, len(batch))
             if len(batch):
                 self._telemetry.observe_event_time(model, stream, float(batch.timestamps.max()))
             if stream != "outcomes":  # outcomes carry labels, joined by issue-4 work
-                self.models[model].ingest(batch)
+                self.models[model].ingest(batch, key, now)
+
+    def expect(self, keys: list[str], now: float) -> None:
+        """Inputs (assigned partitions) whose event time the time windows wait for."""
+        for model in self.models.values():
+            model.expect(keys, now)
+
+    def forget(self, keys: list[str]) -> None:
+        for model in self.models.values():
+            model.forget(keys)
 
     def state(self) -> dict[str, ModelState]:
         """Copies of every model's window state, for a checkpoint."""
@@ -144,6 +171,6 @@ class Monitor:
 
     def evaluate(self, now: float) -> Published:
         """Evaluate every window of every model; ``now`` stamps the result."""
-        windows = tuple(r for m in self.models.values() for r in m.evaluate())
+        windows = tuple(r for m in self.models.values() for r in m.evaluate(now))
         self._telemetry.mark_evaluation(now)
         return Published(evaluated_at=now, windows=windows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from driftd import __version__
-from driftd.config import Config
+from driftd.config import Config, KafkaSourceConfig
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
@@ -78,6 +78,8 @@ class Daemon:
         self._stop = threading.Event()
         self.exit_code = 0
         self._offsets: dict[tuple[str, int], int] = {}
+        self._streams = {t.name: t.stream for s in config.sources
+                         if isinstance(s, KafkaSourceConfig) for t in s.topics}
         self._next_checkpoint = 0.0
         self.telemetry = Telemetry()
         self.board = ResultBoard()
@@ -119,9 +121,13 @@ class Daemon:
     def revoked(self, partitions: list[tuple[str, int]]) -> None:
         logger.info("partitions revoked: %s; checkpointing", partitions)
         self.checkpoint()
+        self.monitor.forget([f"{topic}[{p}]" for topic, p in partitions])
 
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
-        del partitions  # the source seeks to checkpointed offsets itself
+        # The source seeks to checkpointed offsets itself; event-time windows now wait for
+        # every assigned partition of a windowed stream before closing a window.
+        self.monitor.expect([f"{topic}[{p}]" for topic, p in partitions
+                             if self._streams.get(topic) != "outcomes"], self._clock())
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -91,5 +91,5 @@ class Pipeline:
             self._log(decoded.rejections)
             if self._dead_letters is not None:
                 self._dead_letters.send(decoded.rejections)
-        self._monitor.ingest(raw.stream, decoded.models)
+        self._monitor.ingest(raw.stream, decoded.models, raw.partition or raw.key, now)
         return sum(len(batch) for batch in decoded.models.values())

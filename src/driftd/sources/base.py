@@ -15,12 +15,15 @@ class RawBatch:
     for Kafka, ``file:line`` for replay) so that a rejected event can be logged by
     its position; it is empty or as long as ``messages``. ``key`` selects the decoder
     (the topic, whose field paths may differ); empty means the default one.
+    ``partition`` names the ordered input the batch came from (``topic[p]``), which
+    event-time watermarks track separately.
     """
 
     stream: str
     messages: list[bytes]
     origins: list[str] = field(default_factory=list)
     key: str = ""
+    partition: str = ""
 
 
 class Source(Protocol):

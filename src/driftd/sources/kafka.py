@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -22,7 +23,6 @@ from kafka.structs import OffsetAndMetadata
 from driftd.config import KafkaSecurityConfig, KafkaSourceConfig
 from driftd.events import Rejection
 from driftd.sources.base import Offsets, PartitionListener, RawBatch
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ class KafkaSource:
             stream = self._streams.get(tp.topic, "predictions")
             messages = [r.value if r.value is not None else b"" for r in batch]
             origins = [f"{tp.topic}[{tp.partition}]@{r.offset}" for r in batch]
-            raw = RawBatch(stream, messages, origins, key=tp.topic)
+            raw = RawBatch(stream, messages, origins, key=tp.topic,
+                           partition=f"{tp.topic}[{tp.partition}]")
             self._pending.append((raw, (tp.topic, tp.partition), batch[-1].offset + 1))
 
     def positions(self) -> dict[tuple[str, int], int]:

@@ -1,10 +1,11 @@
 """Event-time windows: ``duration`` long, advancing every ``slide``, with lateness.
 
-Events fall into panes of one slide by their own timestamp. The watermark is the
-newest event time seen minus the allowed lateness; a pane is closed once the
-watermark passes its end. The latest window is the ``duration / slide`` panes before
-the newest closed boundary. An event whose pane is already closed is late: it is
-counted and reported to the caller, never added silently nor dropped silently.
+Events fall into panes of one slide by their own timestamp. The watermark (see
+``watermark.py``) is the oldest of the inputs' newest event times minus the allowed
+lateness; a pane is closed once the watermark passes its end. The latest window is
+the ``duration / slide`` panes before the newest closed boundary. An event whose pane
+is already closed is late: it is counted and reported to the caller, never added
+silently nor dropped silently.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from driftd.windows.panes import Encoded, Pane, stack_panes, unstack_panes
+from driftd.windows.watermark import Watermark
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,8 @@ class TimeWindow:
     """Sliding event-time window made of panes of one slide."""
 
     def __init__(
-        self, duration: float, slide: float, lateness: float, *, slots: int, tails: int
+        self, duration: float, slide: float, lateness: float, *, slots: int, tails: int,
+        idle_seconds: float = 60.0,
     ) -> None:
         panes = duration / slide
         if slide <= 0 or lateness < 0 or abs(panes - round(panes)) > 1e-9 or panes < 1:
@@ -38,17 +41,18 @@ class TimeWindow:
         self.slide, self.lateness, self.panes = slide, lateness, round(panes)
         self._slots, self._tails = slots, tails
         self._open: dict[int, Pane] = {}
-        self._watermark = -math.inf
+        self.watermark = Watermark(lateness, idle_seconds)
 
     @property
     def closed_pane(self) -> float:
         """Index of the first pane not yet closed (-inf before any event)."""
-        if self._watermark == -math.inf:
+        if self.watermark.value == -math.inf:
             return -math.inf
-        return math.floor(self._watermark / self.slide)
+        return math.floor(self.watermark.value / self.slide)
 
-    def add(self, encoded: Encoded) -> int:
-        """Add a batch; returns how many of its events were late (not added)."""
+    def add(self, encoded: Encoded, key: str = "", now: float = 0.0) -> int:
+        """Add a batch of input ``key`` at processing time ``now``; returns how many of
+        its events were late (counted, not added)."""
         if len(encoded) == 0:
             return 0
         pane_index = np.floor(encoded.timestamps / self.slide).astype(np.int64)
@@ -64,10 +68,14 @@ class TimeWindow:
                 pane = self._open.setdefault(int(indices[start]),
                                              Pane.empty(self._slots, self._tails))
                 pane.add_rows(ordered, int(start), int(stop))
-        newest = float(encoded.timestamps.max())
-        self._watermark = max(self._watermark, newest - self.lateness)
+        self.watermark.observe(key, float(encoded.timestamps.max()), now)
         self._evict()
         return late
+
+    def advance(self, now: float) -> None:
+        """Let idleness move the watermark when no events arrive."""
+        self.watermark.advance(now)
+        self._evict()
 
     def _evict(self) -> None:
         oldest_needed = self.closed_pane - self.panes
@@ -92,7 +100,7 @@ class TimeWindow:
         indices = sorted(self._open)
         return {**stack_panes([self._open[i] for i in indices], self._slots, self._tails),
                 "indices": np.array(indices, dtype=np.int64),
-                "watermark": np.array([self._watermark])}
+                "watermark": np.array([self.watermark.value])}
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Resume from ``state()``; raises ValueError when it does not fit this window."""
@@ -101,4 +109,4 @@ class TimeWindow:
         if indices.shape != (len(panes),):
             raise ValueError("checkpointed pane indices do not fit their panes")
         self._open = {int(i): pane for i, pane in zip(indices, panes, strict=True)}
-        self._watermark = float(state["watermark"][0])
+        self.watermark.value = float(state["watermark"][0])
