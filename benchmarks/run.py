@@ -34,7 +34,8 @@ import orjson  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 from scipy.spatial.distance import jensenshannon  # noqa: E402
 
-from driftd.config import ColumnConfig, CountWindowConfig, ModelConfig  # noqa: E402
+import workload  # noqa: E402
+from driftd.config import CountWindowConfig, ModelConfig  # noqa: E402
 from driftd.events import Decoder  # noqa: E402
 from driftd.monitor.evaluate import Evaluator  # noqa: E402
 from driftd.monitor.layout import Layout  # noqa: E402
@@ -42,62 +43,24 @@ from driftd.reference.build import build_profile  # noqa: E402
 from driftd.windows.count import CountWindow  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
-NUMERIC = [f"x{i:02d}" for i in range(20)]
-CATEGORICAL = [f"c{i}" for i in range(4)]
+NUMERIC, CATEGORICAL = workload.NUMERIC, workload.CATEGORICAL
 SIZE, STEP, REF_ROWS, BATCH = 10_000, 1_000, 50_000, 5_000
-
-
-def draw(rng: np.random.Generator, rows: int, drifted: bool) -> dict[str, np.ndarray]:
-    """Columns of mixed shapes: normal, lognormal, integer (ties), uniform, exponential."""
-    columns: dict[str, np.ndarray] = {}
-    for i, name in enumerate(NUMERIC):
-        shift = 0.5 if drifted and i < 5 else 0.0
-        kind = i % 5
-        if kind == 0:
-            values = rng.normal(shift, 1.0, rows)
-        elif kind == 1:
-            values = rng.lognormal(2.0 + shift, 0.7, rows).round(2)
-        elif kind == 2:
-            values = rng.integers(0, 50 + int(20 * shift), rows).astype(float)
-        elif kind == 3:
-            values = rng.uniform(0, 1 + shift, rows)
-        else:
-            values = rng.exponential(1.0 + shift, rows)
-        values[rng.random(rows) < 0.01] = np.nan
-        columns[name] = values
-    for i, name in enumerate(CATEGORICAL):
-        k = (5, 12, 30, 3)[i]
-        p = np.linspace(1, 2, k) if drifted and i == 0 else np.ones(k)
-        columns[name] = rng.choice(np.array([f"{name}_{j}" for j in range(k)]), rows,
-                                   p=p / p.sum())
-    return columns
 
 
 def generate(rows: int) -> tuple[Path, Path]:
     """Write the reference (.npz) and the stream (.jsonl) once; reuse them after."""
     DATA.mkdir(exist_ok=True)
     reference, stream = DATA / "reference.npz", DATA / f"stream-{rows}.jsonl"
-    rng = np.random.default_rng(2026)
     if not reference.exists():
-        np.savez(reference, **draw(rng, REF_ROWS, False))
+        np.savez(reference, **workload.reference(REF_ROWS))
     if not stream.exists():
-        with stream.open("wb") as handle:
-            for start in range(0, rows, 50_000):
-                block = draw(rng, min(50_000, rows - start), start >= rows // 2)
-                for i in range(len(block[NUMERIC[0]])):
-                    features = {n: (None if np.isnan(v := block[n][i]) else float(v))
-                                for n in NUMERIC}
-                    features |= {n: str(block[n][i]) for n in CATEGORICAL}
-                    handle.write(orjson.dumps({"model": "bench", "id": f"e{start + i}",
-                                               "ts": 1.7e9 + (start + i) / 1000,
-                                               "features": features}) + b"\n")
+        workload.write_jsonl(stream, rows, drift_after=rows // 2)
     return reference, stream
 
 
 def model_config() -> ModelConfig:
-    columns = tuple([ColumnConfig(name=n, kind="numeric") for n in NUMERIC]
-                    + [ColumnConfig(name=n, kind="categorical") for n in CATEGORICAL])
-    return ModelConfig(name="bench", reference=Path("reference.json"), columns=columns,
+    return ModelConfig(name="bench", reference=Path("reference.json"),
+                       columns=workload.columns(),
                        windows=(CountWindowConfig(name="w", size=SIZE, step=STEP),))
 
 

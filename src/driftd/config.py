@@ -316,6 +316,10 @@ class KafkaSourceConfig(_Frozen):
     max_poll_records: int = Field(default=5000, gt=0, le=100_000)
     poll_timeout_ms: int = Field(default=200, gt=0, le=10_000)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, le=300_000,
+        description="How long the group waits for a silent member (e.g. a killed driftd) "
+        "before reassigning its partitions.")
     broker_timeout_seconds: float = Field(
         default=300.0, gt=0,
         description="Exit (non-zero) when no broker has answered for this long.")

@@ -127,9 +127,18 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
         print(f"driftd: cannot serve on {config.http.address}: {error}", file=sys.stderr)
         return 2
     if dump_results is not None:
-        published = daemon.board.latest()
-        dump_results.write_text(json.dumps(published_to_json(published), indent=1))
+        dump_results.write_text(json.dumps(final_report(daemon), indent=1))
     return code
+
+
+def final_report(daemon: Daemon) -> dict[str, Any]:
+    """The last evaluation and the ingest counters, as written by --dump-results."""
+    snapshot = daemon.telemetry.snapshot()
+    return {**published_to_json(daemon.board.latest()),
+            "events": {f"{stream}/{model}": n for (stream, model), n in snapshot.events.items()},
+            "invalid": dict(snapshot.invalid),
+            "late": {f"{model}/{window}": n for (model, window), n in snapshot.late.items()},
+            "exit_code": daemon.exit_code}
 
 
 def build_extras(config: Config) -> Extras:

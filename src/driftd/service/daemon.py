@@ -120,7 +120,7 @@ class Daemon:
 
     def revoked(self, partitions: list[tuple[str, int]]) -> None:
         logger.info("partitions revoked: %s; checkpointing", partitions)
-        self.checkpoint()
+        self.checkpoint(wait_for_commit=False)  # runs on the client's IO thread
         self.monitor.forget([f"{topic}[{p}]" for topic, p in partitions])
 
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
@@ -216,7 +216,7 @@ class Daemon:
             self.exit_code = EXIT_BROKER_UNREACHABLE
             self._stop.set()
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, *, wait_for_commit: bool = True) -> None:
         """Write state and the offsets it reflects, then commit those offsets to Kafka."""
         now = self._clock()
         self._next_checkpoint = now + self.config.checkpoint.interval_seconds
@@ -230,7 +230,7 @@ class Daemon:
             self.telemetry.mark_checkpoint(now)
             logger.debug("checkpoint written: %d bytes of state", size)
         for source in self._offset_sources:
-            source.commit(self._offsets)
+            source.commit(self._offsets, wait=wait_for_commit)
 
     def _shutdown(self) -> None:
         watchdog = threading.Timer(self.config.shutdown_grace_seconds, _overrun,

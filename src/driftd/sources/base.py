@@ -73,8 +73,9 @@ class OffsetSource(Protocol):
         """Next offset per partition, counting only messages handed out by ``poll``."""
         ...
 
-    def commit(self, offsets: Offsets) -> bool:
-        """Make ``offsets`` visible to external lag tools; False if that failed."""
+    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
+        """Make ``offsets`` visible to external lag tools; False if that failed.
+        ``wait=False`` from inside a partition-listener callback."""
         ...
 
     def lag(self) -> dict[tuple[str, int], int]: ...

@@ -61,8 +61,8 @@ class JsonlSource:
     def positions(self) -> dict[tuple[str, int], int]:
         return {(self.name, 0): max(self._line, self._skip)} if self._owns else {}
 
-    def commit(self, offsets: Offsets) -> bool:
-        del offsets
+    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
+        del offsets, wait
         return True
 
     def lag(self) -> dict[tuple[str, int], int]:

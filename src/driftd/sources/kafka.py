@@ -79,6 +79,8 @@ class KafkaSource:
                 group_id=config.group_id, enable_auto_commit=False,
                 auto_offset_reset=config.auto_offset_reset,
                 max_poll_records=config.max_poll_records,
+                session_timeout_ms=config.session_timeout_ms,
+                heartbeat_interval_ms=max(100, config.session_timeout_ms // 3),
                 **client_options(config.bootstrap_servers, config.client_id, config.security))
         except (KafkaError, OSError, ValueError) as error:
             raise KafkaSetupError(f"cannot create the Kafka consumer: {error}") from error
@@ -129,15 +131,22 @@ class KafkaSource:
                 logger.info("resuming %s[%d] at checkpointed offset %d",
                             tp.topic, tp.partition, offset)
 
-    def commit(self, offsets: Offsets) -> bool:
-        """Commit offsets of currently assigned partitions so lag tools see progress."""
+    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
+        """Commit offsets of currently assigned partitions so lag tools see progress.
+
+        Inside a rebalance callback (kafka-python runs those on its IO thread, which must
+        not block on itself) pass ``wait=False``: the commit is then sent asynchronously.
+        """
         assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         to_commit = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
                      for (t, p), o in offsets.items() if (t, p) in assigned}
         if not to_commit:
             return True
         try:
-            self._consumer.commit(offsets=to_commit, timeout_ms=10_000)
+            if wait:
+                self._consumer.commit(offsets=to_commit, timeout_ms=10_000)
+            else:
+                self._consumer.commit_async(offsets=to_commit)
         except KafkaError as error:
             logger.warning("could not commit offsets to Kafka (the checkpoint has them; "
                            "external lag tools lag behind until the next commit): %s", error)
