@@ -166,6 +166,11 @@ def _demo_banner(config: Config, source: DemoSourceConfig) -> str:
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # kafka-python logs every reconnect attempt (many a second during an outage) as an
+    # error; driftd reports outages itself (readiness, driftd_source_up, one log line).
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    for noisy in ("kafka.net", "kafka.cluster", "kafka.coordinator"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 def _log_effective_config(config: Config) -> None:

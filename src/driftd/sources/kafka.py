@@ -119,7 +119,14 @@ class KafkaSource:
         return dict(self._positions)
 
     def forget(self, topic: str, partition: int) -> None:
-        self._positions.pop((topic, partition), None)
+        """A revoked partition: remember where we were, drop what was not handed out.
+
+        If it comes back (a rebalance after a broker outage, say), reading resumes from
+        that position rather than from whatever offset Kafka has committed.
+        """
+        position = self._positions.pop((topic, partition), None)
+        if position is not None:
+            self._start_offsets[(topic, partition)] = position
         self._pending = deque(p for p in self._pending if p[1] != (topic, partition))
 
     def seek_assigned(self, assigned: Sequence[TopicPartition]) -> None:
