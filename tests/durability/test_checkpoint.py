@@ -70,10 +70,12 @@ def test_an_empty_store_loads_nothing_and_a_damaged_one_says_so(tmp_path: Path) 
     path = tmp_path / "state.sqlite"
     store = CheckpointStore(path)
     assert store.load() is None
-    store.save(Checkpoint(1.0, {}, demo_monitor().state()))
+    monitor = demo_monitor()
+    monitor.ingest("predictions", {"demo": batch(1500, 0.0, 1)})
+    store.save(Checkpoint(1.0, {}, monitor.state()))
     store.close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE checkpoint SET state = x'00'")
+        db.execute("UPDATE panes SET counts = x'00'")
     damaged = CheckpointStore(path)
     with pytest.raises(CheckpointError, match="damaged checkpoint"):
         damaged.load()
@@ -94,3 +96,18 @@ def test_an_unwritable_path_is_reported(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises((CheckpointError, OSError)):
         CheckpointStore(blocker / "state.sqlite")
+
+
+def test_only_changed_panes_are_written_again(tmp_path: Path) -> None:
+    """Steps: checkpoint, add events, checkpoint again. Expected: the second write
+    covers only the panes those events touched (closed panes are never rewritten)."""
+    monitor = demo_monitor()
+    for i in range(3):
+        monitor.ingest("predictions", {"demo": batch(2300, 100.0 * i, i)})
+    store = CheckpointStore(tmp_path / "state.sqlite")
+    first = store.save(Checkpoint(1.0, {}, monitor.state()))
+    assert store.save(Checkpoint(2.0, {}, monitor.state())) == 0
+    monitor.ingest("predictions", {"demo": batch(50, 300.0, 9)})
+    second = store.save(Checkpoint(3.0, {}, monitor.state()))
+    store.close()
+    assert first >= 8 and 1 <= second <= 3  # count window's open pane, a time pane

@@ -92,7 +92,7 @@ class ModelMonitor:
 
     def state(self) -> ModelState:
         with self._lock:
-            windows = {name: WindowState(self._fingerprint(name), window.state())
+            windows = {name: WindowState(self._fingerprint(name), *window.state())
                        for name, window in self.windows.items()}
         return ModelState(self.layout.profile.version, windows)
 
@@ -108,7 +108,7 @@ class ModelMonitor:
                     skipped.append(name)
                     continue
                 try:
-                    window.restore(dict(saved.arrays))
+                    window.restore(saved.meta, saved.panes)
                 except (ValueError, KeyError):
                     skipped.append(name)
         return skipped

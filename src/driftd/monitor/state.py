@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
+from driftd.windows.panes import Pane
 
 
 @dataclass(frozen=True, slots=True)
 class WindowState:
-    """One window's arrays; ``fingerprint`` says which window and layout they fit."""
+    """One window's counters and named panes; ``fingerprint`` says which window and
+    layout they fit."""
 
     fingerprint: str
-    arrays: Mapping[str, np.ndarray]
+    meta: Mapping[str, float]
+    panes: Mapping[str, Pane]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,18 @@
 """Checkpoints: window state and the Kafka offsets it reflects, in one atomic write.
 
-The store is SQLite in WAL mode. One transaction replaces the state row and the offset
-rows together, so a crash at any moment leaves either the previous checkpoint or the
-new one, never a mix. This is the only module that imports sqlite3.
+The store is SQLite in WAL mode. One transaction replaces the checkpoint row, the
+offset rows and the changed panes together, so a crash at any moment leaves either the
+previous checkpoint or the new one, never a mix. Panes are stored one row each and
+rewritten only when they changed (a closed pane never does), so a checkpoint costs the
+open panes, not the whole window. This is the only module that imports sqlite3.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sqlite3
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +21,22 @@ from typing import Any
 import numpy as np
 
 from driftd.monitor.state import ModelState, WindowState
+from driftd.windows.panes import Pane
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 Offsets = Mapping[tuple[str, int], int]  # (topic, partition) -> next offset to read
+_PaneKey = tuple[str, str, str]  # (model, window, pane name)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "created_at REAL, meta TEXT)",
+    "CREATE TABLE IF NOT EXISTS offsets (topic TEXT, partition INTEGER, next_offset INTEGER, "
+    "PRIMARY KEY (topic, partition))",
+    "CREATE TABLE IF NOT EXISTS panes (model TEXT, window TEXT, name TEXT, counts BLOB, "
+    "tails BLOB, events INTEGER, PRIMARY KEY (model, window, name))",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +56,35 @@ class CheckpointStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # What the database holds: the pane object and version last written per key.
+        self._written: dict[_PaneKey, tuple[Pane | None, int]] = {}
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY "
-                             "CHECK (id = 1), created_at REAL, meta TEXT, state BLOB)")
-            self._db.execute("CREATE TABLE IF NOT EXISTS offsets (topic TEXT, "
-                             "partition INTEGER, next_offset INTEGER, "
-                             "PRIMARY KEY (topic, partition))")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            for key in self._db.execute("SELECT model, window, name FROM panes"):
+                self._written[(key[0], key[1], key[2])] = (None, -1)
         except sqlite3.Error as error:
             raise CheckpointError(f"{path}: cannot open checkpoint database: {error}") from None
 
     def save(self, checkpoint: Checkpoint) -> int:
-        """Write ``checkpoint`` atomically; returns the size of the state in bytes."""
-        meta, blob = _encode(checkpoint)
+        """Write ``checkpoint`` atomically; returns how many panes had to be written."""
+        current = {(m, w, name): pane for m, model in checkpoint.models.items()
+                   for w, window in model.windows.items() for name, pane in window.panes.items()}
+        changed = {key: pane for key, pane in current.items()
+                   if self._written.get(key) != (pane, pane.version)}
+        gone = [key for key in self._written if key not in current]
         rows = [(t, p, o) for (t, p), o in sorted(checkpoint.offsets.items())]
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?, ?)",
-                             (checkpoint.created_at, meta, blob))
+            self._db.executemany("DELETE FROM panes WHERE model = ? AND window = ? AND name = ?",
+                                 gone)
+            self._db.executemany("INSERT OR REPLACE INTO panes VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(*key, *_encode_pane(pane)) for key, pane in changed.items()])
+            self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?)",
+                             (checkpoint.created_at, _meta(checkpoint)))
             self._db.execute("DELETE FROM offsets")
             self._db.executemany("INSERT INTO offsets VALUES (?, ?, ?)", rows)
             self._db.execute("COMMIT")
@@ -70,56 +92,62 @@ class CheckpointStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise CheckpointError(f"{self.path}: cannot write checkpoint: {error}") from None
-        return len(blob)
+        for key in gone:
+            del self._written[key]
+        self._written.update({key: (pane, pane.version) for key, pane in changed.items()})
+        return len(changed)
 
     def load(self) -> Checkpoint | None:
         """The latest checkpoint, or None when there is none yet."""
         try:
-            row = self._db.execute(
-                "SELECT created_at, meta, state FROM checkpoint WHERE id = 1").fetchone()
+            row = self._db.execute("SELECT created_at, meta FROM checkpoint WHERE id = 1"
+                                   ).fetchone()
             offsets = self._db.execute("SELECT topic, partition, next_offset FROM offsets")
             offset_map = {(str(t), int(p)): int(o) for t, p, o in offsets.fetchall()}
+            pane_rows = self._db.execute("SELECT * FROM panes").fetchall() if row else []
         except sqlite3.Error as error:
             raise CheckpointError(f"{self.path}: cannot read checkpoint: {error}") from None
         if row is None:
             return None
         try:
-            models = _decode(json.loads(row[1]), row[2])
-        except (ValueError, KeyError, TypeError, OSError) as error:
+            panes = {(m, w, n): _decode_pane(c, t, e) for m, w, n, c, t, e in pane_rows}
+            models = _models(json.loads(row[1]), panes)
+        except (ValueError, KeyError, TypeError, zlib.error) as error:
             raise CheckpointError(f"{self.path}: damaged checkpoint: {error}") from None
+        self._written = {key: (pane, pane.version) for key, pane in panes.items()}
         return Checkpoint(float(row[0]), offset_map, models)
 
     def close(self) -> None:
         self._db.close()
 
 
-def _encode(checkpoint: Checkpoint) -> tuple[str, bytes]:
-    arrays: dict[str, np.ndarray] = {}
-    models: dict[str, Any] = {}
-    for m, (name, model) in enumerate(sorted(checkpoint.models.items())):
-        windows = {}
-        for w, (window_name, window) in enumerate(sorted(model.windows.items())):
-            keys = {}
-            for key, array in window.arrays.items():
-                keys[key] = f"m{m}w{w}_{key}"
-                arrays[keys[key]] = array
-            windows[window_name] = {"fingerprint": window.fingerprint, "arrays": keys}
-        models[name] = {"reference": model.reference, "windows": windows}
-    buffer = io.BytesIO()
-    savez: Any = np.savez_compressed  # its stub cannot type arbitrary array names
-    savez(buffer, **arrays)
-    meta = {"format": FORMAT, "models": models}
-    return json.dumps(meta, sort_keys=True), buffer.getvalue()
+def _encode_pane(pane: Pane) -> tuple[bytes, bytes, int]:
+    counts = zlib.compress(np.ascontiguousarray(pane.counts, dtype="<i8").tobytes(), 1)
+    return counts, np.ascontiguousarray(pane.tails, dtype="<f8").tobytes(), pane.events
 
 
-def _decode(meta: dict[str, Any], blob: bytes) -> dict[str, ModelState]:
+def _decode_pane(counts: bytes, tails: bytes, events: int) -> Pane:
+    return Pane(np.frombuffer(zlib.decompress(counts), dtype="<i8").astype(np.int64),
+                np.frombuffer(tails, dtype="<f8").astype(np.float64), int(events))
+
+
+def _meta(checkpoint: Checkpoint) -> str:
+    models: dict[str, Any] = {
+        name: {"reference": model.reference, "windows": {
+            w: {"fingerprint": window.fingerprint, "meta": dict(window.meta),
+                "panes": sorted(window.panes)}
+            for w, window in model.windows.items()}}
+        for name, model in checkpoint.models.items()}
+    return json.dumps({"format": FORMAT, "models": models}, sort_keys=True)
+
+
+def _models(meta: dict[str, Any], panes: Mapping[_PaneKey, Pane]) -> dict[str, ModelState]:
     if meta.get("format") != FORMAT:
         raise ValueError(f"unknown checkpoint format {meta.get('format')!r}")
-    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
-        return {
-            name: ModelState(model["reference"], {
-                window_name: WindowState(window["fingerprint"], {
-                    key: archive[stored] for key, stored in window["arrays"].items()})
-                for window_name, window in model["windows"].items()})
-            for name, model in meta["models"].items()
-        }
+    return {
+        name: ModelState(model["reference"], {
+            w: WindowState(window["fingerprint"], window["meta"],
+                           {n: panes[(name, w, n)] for n in window["panes"]})
+            for w, window in model["windows"].items()})
+        for name, model in meta["models"].items()
+    }

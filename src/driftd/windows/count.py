@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 
-import numpy as np
-
-from driftd.windows.panes import Encoded, Pane, stack_panes, unstack_panes
+from driftd.windows.panes import Encoded, Pane
 
 
 class CountWindow:
@@ -21,9 +20,10 @@ class CountWindow:
             raise ValueError("size and step must be positive, with step dividing size")
         self.size, self.step = size, step
         self._slots, self._tails = slots, tails
-        self._panes: deque[Pane] = deque()
+        self._panes: deque[tuple[int, Pane]] = deque()  # (sequence number, pane)
         self._sum = Pane.empty(slots, tails)
         self._open = Pane.empty(slots, tails)
+        self._sequence = 0  # of the open pane
         self.completed = 0  # windows completed so far
 
     def add(self, encoded: Encoded, *, emit: bool = False) -> list[Pane]:
@@ -43,11 +43,12 @@ class CountWindow:
         return emitted
 
     def _close_pane(self) -> None:
-        self._panes.append(self._open)
+        self._panes.append((self._sequence, self._open))
         self._sum.add(self._open)
         if len(self._panes) > self.size // self.step:
-            self._sum.subtract(self._panes.popleft())
+            self._sum.subtract(self._panes.popleft()[1])
         self._open = Pane.empty(self._slots, self._tails)
+        self._sequence += 1
 
     @property
     def full(self) -> bool:
@@ -62,16 +63,22 @@ class CountWindow:
         """Events added since the newest complete window (not yet in it)."""
         return self._open.events
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Everything needed to resume exactly: panes, running sum, open pane."""
-        panes = [*self._panes, self._sum, self._open]
-        return {**stack_panes(panes, self._slots, self._tails),
-                "completed": np.array([self.completed], dtype=np.int64)}
+    def state(self) -> tuple[dict[str, float], dict[str, Pane]]:
+        """What resumes it exactly: counters, and the panes by stable name (shared, not
+        copied: take it on the thread that adds events)."""
+        panes = {f"c{seq}": pane for seq, pane in self._panes}
+        panes |= {"sum": self._sum, "open": self._open}
+        return {"completed": self.completed, "sequence": self._sequence}, panes
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, meta: Mapping[str, float], panes: Mapping[str, Pane]) -> None:
         """Resume from ``state()``; raises ValueError when it does not fit this window."""
-        *panes, total, current = unstack_panes(state, self._slots, self._tails)
-        if len(panes) > self.size // self.step or current.events >= self.step:
+        sequence = int(meta["sequence"])
+        done = sorted(((int(name[1:]), pane) for name, pane in panes.items()
+                       if name.startswith("c")), key=lambda item: item[0])
+        if (len(done) > self.size // self.step or panes["open"].events >= self.step
+                or any(seq >= sequence for seq, _ in done)
+                or not all(p.fits(self._slots, self._tails) for p in panes.values())):
             raise ValueError("checkpointed panes do not fit this window's size and step")
-        self._panes, self._sum, self._open = deque(panes), total, current
-        self.completed = int(state["completed"][0])
+        self._panes = deque(done)
+        self._sum, self._open = panes["sum"], panes["open"]
+        self._sequence, self.completed = sequence, int(meta["completed"])

@@ -30,11 +30,15 @@ class Encoded:
 
 @dataclass(slots=True)
 class Pane:
-    """Counts per slot, tail sums and the number of events."""
+    """Counts per slot, tail sums and the number of events.
+
+    ``version`` grows with every change, so a checkpoint rewrites only changed panes.
+    """
 
     counts: npt.NDArray[np.int64]
     tails: npt.NDArray[np.float64]
     events: int = 0
+    version: int = 0
 
     @classmethod
     def empty(cls, slots: int, tails: int) -> Pane:
@@ -48,36 +52,23 @@ class Pane:
         self.counts += np.bincount(slots, minlength=self.counts.shape[0])
         self.tails += encoded.tails[start:stop].sum(axis=0)
         self.events += stop - start
+        self.version += 1
 
     def add(self, other: Pane) -> None:
         self.counts += other.counts
         self.tails += other.tails
         self.events += other.events
+        self.version += 1
 
     def subtract(self, other: Pane) -> None:
         self.counts -= other.counts
         self.tails -= other.tails
         self.events -= other.events
+        self.version += 1
+
+    def fits(self, slots: int, tails: int) -> bool:
+        return self.counts.shape == (slots,) and self.tails.shape == (tails,)
 
     def copy(self) -> Pane:
         return Pane(self.counts.copy(), self.tails.copy(), self.events)
 
-
-def stack_panes(panes: list[Pane], slots: int, tails: int) -> dict[str, np.ndarray]:
-    """Panes as three stacked arrays, for checkpoints."""
-    return {
-        "counts": np.array([p.counts for p in panes], dtype=np.int64).reshape(-1, slots),
-        "tails": np.array([p.tails for p in panes], dtype=np.float64).reshape(-1, tails),
-        "events": np.array([p.events for p in panes], dtype=np.int64),
-    }
-
-
-def unstack_panes(arrays: dict[str, np.ndarray], slots: int, tails: int) -> list[Pane]:
-    """The inverse of ``stack_panes``; raises ValueError when the shapes do not fit."""
-    counts, tail_sums, events = arrays["counts"], arrays["tails"], arrays["events"]
-    if counts.shape[1:] != (slots,) or tail_sums.shape[1:] != (tails,) or not (
-        counts.shape[0] == tail_sums.shape[0] == events.shape[0]
-    ):
-        raise ValueError("checkpointed panes do not fit this layout")
-    return [Pane(c.copy(), t.copy(), int(e)) for c, t, e in zip(counts, tail_sums, events,
-                                                                strict=True)]

@@ -11,11 +11,12 @@ silently nor dropped silently.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from driftd.windows.panes import Encoded, Pane, stack_panes, unstack_panes
+from driftd.windows.panes import Encoded, Pane
 from driftd.windows.watermark import Watermark
 
 
@@ -95,18 +96,15 @@ class TimeWindow:
                 total.add(pane)
         return TimedPane(total, (end_index - self.panes) * self.slide, end_index * self.slide)
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Everything needed to resume exactly: open panes by index and the watermark."""
-        indices = sorted(self._open)
-        return {**stack_panes([self._open[i] for i in indices], self._slots, self._tails),
-                "indices": np.array(indices, dtype=np.int64),
-                "watermark": np.array([self.watermark.value])}
+    def state(self) -> tuple[dict[str, float], dict[str, Pane]]:
+        """What resumes it exactly: the watermark, and the retained panes by index
+        (shared, not copied: take it on the thread that adds events)."""
+        return ({"watermark": self.watermark.value},
+                {f"i{index}": pane for index, pane in self._open.items()})
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, meta: Mapping[str, float], panes: Mapping[str, Pane]) -> None:
         """Resume from ``state()``; raises ValueError when it does not fit this window."""
-        panes = unstack_panes(state, self._slots, self._tails)
-        indices = state["indices"]
-        if indices.shape != (len(panes),):
-            raise ValueError("checkpointed pane indices do not fit their panes")
-        self._open = {int(i): pane for i, pane in zip(indices, panes, strict=True)}
-        self.watermark.value = float(state["watermark"][0])
+        if not all(p.fits(self._slots, self._tails) for p in panes.values()):
+            raise ValueError("checkpointed panes do not fit this window's layout")
+        self._open = {int(name[1:]): pane for name, pane in panes.items()}
+        self.watermark.value = float(meta["watermark"])
