@@ -109,5 +109,15 @@ def test_only_changed_panes_are_written_again(tmp_path: Path) -> None:
     assert store.save(Checkpoint(2.0, {}, monitor.state())) == 0
     monitor.ingest("predictions", {"demo": batch(50, 300.0, 9)})
     second = store.save(Checkpoint(3.0, {}, monitor.state()))
-    store.close()
     assert first >= 8 and 1 <= second <= 3  # count window's open pane, a time pane
+    monitor.ingest("predictions", {"demo": batch(2000, 301.0, 10)})  # closes count panes
+    third = store.save(Checkpoint(4.0, {}, monitor.state()))
+    store.close()
+    assert 4 <= third <= 8  # 2 closed count panes, sum, open; time panes of 301-321 s
+    reloaded = CheckpointStore(tmp_path / "state.sqlite")
+    loaded = reloaded.load()
+    reloaded.close()
+    assert loaded is not None
+    restored = demo_monitor()
+    assert restored.restore(loaded.models) == {}
+    assert results(restored) == results(monitor)

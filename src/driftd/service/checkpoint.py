@@ -73,8 +73,7 @@ class CheckpointStore:
         """Write ``checkpoint`` atomically; returns how many panes had to be written."""
         current = {(m, w, name): pane for m, model in checkpoint.models.items()
                    for w, window in model.windows.items() for name, pane in window.panes.items()}
-        changed = {key: pane for key, pane in current.items()
-                   if self._written.get(key) != (pane, pane.version)}
+        changed = {key: pane for key, pane in current.items() if not self._is_stored(key, pane)}
         gone = [key for key in self._written if key not in current]
         rows = [(t, p, o) for (t, p), o in sorted(checkpoint.offsets.items())]
         try:
@@ -96,6 +95,10 @@ class CheckpointStore:
             del self._written[key]
         self._written.update({key: (pane, pane.version) for key, pane in changed.items()})
         return len(changed)
+
+    def _is_stored(self, key: _PaneKey, pane: Pane) -> bool:
+        written, version = self._written.get(key, (None, -1))
+        return written is pane and version == pane.version
 
     def load(self) -> Checkpoint | None:
         """The latest checkpoint, or None when there is none yet."""

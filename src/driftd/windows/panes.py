@@ -28,7 +28,7 @@ class Encoded:
         return Encoded(self.slots[:, rows], self.tails[rows], self.timestamps[rows])
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Pane:
     """Counts per slot, tail sums and the number of events.
 
