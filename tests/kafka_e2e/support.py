@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 import yaml
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from driftd.config import ColumnConfig
 from driftd.reference.build import build_profile
@@ -43,6 +43,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    """Create ``name`` on a dedicated broker and wait until it is served."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics({name: {"num_partitions": partitions}})
+        admin.wait_for_topics([name], timeout_ms=20_000)
+    finally:
+        admin.close()
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[bytes], *,

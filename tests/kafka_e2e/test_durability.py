@@ -12,7 +12,15 @@ import orjson
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from kafka_e2e.support import Driftd, load_results, metric_value, produce, workload, write_config
+from kafka_e2e.support import (
+    Driftd,
+    create_topic,
+    load_results,
+    metric_value,
+    produce,
+    workload,
+    write_config,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -91,12 +99,7 @@ def test_broker_outage_loses_no_event_and_shows_on_readyz(
     broker returns every event of both halves is counted, with offsets committed.
     """
     broker = kafka_broker_factory()
-    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    try:
-        admin.create_topics({"outage": {"num_partitions": 3}})
-        admin.wait_for_topics(["outage"], timeout_ms=20_000)
-    finally:
-        admin.close()
+    create_topic(broker.bootstrap, "outage", partitions=3)
     events = list(workload.events(20_000, drift_after=10**9))
     produce(broker.bootstrap, "outage", [orjson.dumps(e) for e in events[:10_000]],
             partitions=3)
@@ -138,12 +141,7 @@ def test_a_broker_gone_for_longer_than_the_timeout_stops_driftd_non_zero(
     broker is back, it resumes from its checkpoint.
     """
     broker = kafka_broker_factory()
-    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    try:
-        admin.create_topics({"gone": {"num_partitions": 1}})
-        admin.wait_for_topics(["gone"], timeout_ms=20_000)
-    finally:
-        admin.close()
+    create_topic(broker.bootstrap, "gone", partitions=1)
     produce(broker.bootstrap, "gone", [orjson.dumps(e) for e in
                                        workload.events(1000, drift_after=10**9)])
     config = write_config(tmp_path, bootstrap=broker.bootstrap, topic="gone", group="g",

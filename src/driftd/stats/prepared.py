@@ -52,6 +52,19 @@ class CategoricalStats:
     chi2_pvalue: float
 
 
+def _window(
+    counts: ArrayLike, shape: tuple[int, ...], shape_error: str
+) -> tuple[NDArray[np.float64], float]:
+    """A window's counts as floats and their total; ValueError on a bad shape or no data."""
+    cur = np.asarray(counts, dtype=np.float64)
+    if cur.shape != shape:
+        raise ValueError(shape_error)
+    n = float(cur.sum())
+    if n <= 0:
+        raise ValueError("the window's counts must have a positive total")
+    return cur, n
+
+
 class _Bins:
     """PSI / Jensen-Shannon on fixed bins against reference bin counts."""
 
@@ -128,12 +141,8 @@ class NumericReference:
     def compare(self, cur_bucket_counts: ArrayLike,
                 cur_tails: tuple[float, float] = (0.0, 0.0)) -> NumericStats:
         """Statistics of a window's bucket counts (and tail sums) against the reference."""
-        cur = np.asarray(cur_bucket_counts, dtype=np.float64)
-        if cur.shape != self._cdf.shape:
-            raise ValueError("cur_bucket_counts must have 2 * len(grid) + 1 entries")
-        n = float(cur.sum())
-        if n <= 0:
-            raise ValueError("cur_bucket_counts must have a positive total")
+        cur, n = _window(cur_bucket_counts, self._cdf.shape,
+                         "cur_bucket_counts must have 2 * len(grid) + 1 entries")
         diff = np.abs(self._cdf - np.cumsum(cur) / n)
         inside = float(np.dot(diff[1:-2], self._widths))
         below = outside_integral(self._outer[0], 0.0, cur[0] / n, cur_tails[0] / n)
@@ -165,12 +174,8 @@ class CategoricalReference:
         return self.counts
 
     def compare(self, cur_counts: ArrayLike) -> CategoricalStats:
-        cur = np.asarray(cur_counts, dtype=np.float64)
-        if cur.shape != self.counts.shape:
-            raise ValueError("cur_counts must have as many entries as the reference")
-        n = float(cur.sum())
-        if n <= 0:
-            raise ValueError("cur_counts must have a positive total")
+        cur, n = _window(cur_counts, self.counts.shape,
+                         "cur_counts must have as many entries as the reference")
         psi, psi_pvalue = self._bins.psi(cur, n)
         chi2 = chi2_homogeneity(self.counts, cur)
         return CategoricalStats(int(n), psi, psi_pvalue, self._bins.js(cur, n),
