@@ -26,7 +26,7 @@ from kafka_e2e.support import (
 
 pytestmark = pytest.mark.kafka
 
-ROWS = 200_000  # the standard workload's columns and drift, at a fifth of its length
+ROWS = 1_000_000  # the standard workload: 20 numeric + 4 categorical columns
 WINDOWS = [
     {"name": "5m", "type": "time", "duration_seconds": 60, "slide_seconds": 10,
      "allowed_lateness_seconds": 0, "idle_timeout_seconds": 30},
@@ -43,7 +43,8 @@ def test_event_time_windows_equal_check_over_the_same_events(
     kafka_bootstrap: str, kafka_topic: Callable[..., str], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The standard workload, 100-event arrays spread over 3 partitions, read by driftd.
+    """The standard workload (1M events, drifting half-way), as 100-event arrays spread
+    over 3 partitions, read by driftd.
 
     Each partition is in event-time order, but partitions are read in whatever order
     the consumer fetches them, and the watermark must wait for the slowest one.
@@ -51,21 +52,22 @@ def test_event_time_windows_equal_check_over_the_same_events(
     start <= ts < end, and every statistic equals `driftd check` over those events.
     """
     topic = kafka_topic(partitions=3)
-    events = list(workload.events(ROWS, drift_after=ROWS // 2))
-    arrays = [orjson.dumps(events[i:i + 100]) for i in range(0, ROWS, 100)]
+    events = workload.events(ROWS, drift_after=ROWS // 2)  # seeded: regenerated below
+    arrays = (orjson.dumps([next(events) for _ in range(100)]) for _ in range(ROWS // 100))
     produce(kafka_bootstrap, topic, arrays, partitions=3)
     config = write_config(tmp_path, bootstrap=kafka_bootstrap, topic=topic, group="equal",
                           windows=WINDOWS)
     dump = tmp_path / "results.json"
     driftd = Driftd(config, drain=True, dump=dump, log=tmp_path / "driftd.log")
-    assert driftd.wait(timeout=180) == 0, (tmp_path / "driftd.log").read_text()[-3000:]
+    assert driftd.wait(timeout=300) == 0, (tmp_path / "driftd.log").read_text()[-3000:]
     results = load_results(dump)
     assert results["events"] == {"predictions/bench": ROWS}
     assert results["invalid"] == {} and results["late"] == {}
     streamed = window(results, "5m")
     start, end = streamed["start"], streamed["end"]
     assert isinstance(start, float) and isinstance(end, float)
-    selected = [e for e in events if start <= e["ts"] < end]
+    selected = [e for e in workload.events(ROWS, drift_after=ROWS // 2)
+                if start <= e["ts"] < end]
     assert streamed["events"] == len(selected) == 60_000
 
     data = tmp_path / "window.jsonl"

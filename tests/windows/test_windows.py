@@ -93,3 +93,26 @@ def test_time_window_memory_is_bounded_by_duration_and_lateness() -> None:
     for second in range(0, 10_000, 5):
         window.add(encoded([1], [float(second)]))
     assert len(window._open) <= 30 // 10 + 1
+
+
+def test_time_window_waits_for_every_assigned_partition() -> None:
+    """Partition a is read far ahead of partition b: b's older events are not late,
+    and the window closes only once b has caught up."""
+    window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=60)
+    window.watermark.expect(["a", "b"], now=0.0)
+    assert window.add(encoded([1, 2], [5.0, 55.0]), "a", now=0.0) == 0
+    assert window.latest() is None  # b has not spoken yet
+    assert window.add(encoded([3, 4], [6.0, 25.0]), "b", now=1.0) == 0
+    latest = window.latest()
+    assert latest is not None and (latest.start, latest.end) == (0.0, 20.0)
+    assert latest.pane.counts.tolist() == counts([1, 3])
+
+
+def test_a_silent_partition_stops_holding_the_watermark_after_its_idle_timeout() -> None:
+    window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=30)
+    window.watermark.expect(["a", "b"], now=0.0)
+    window.add(encoded([1], [45.0]), "a", now=1.0)
+    assert window.latest() is None
+    window.advance(now=31.0)  # b never spoke within 30 s of processing time
+    latest = window.latest()
+    assert latest is not None and latest.end == 40.0
