@@ -113,6 +113,6 @@ def test_a_silent_partition_stops_holding_the_watermark_after_its_idle_timeout()
     window.watermark.expect(["a", "b"], now=0.0)
     window.add(encoded([1], [45.0]), "a", now=1.0)
     assert window.latest() is None
-    window.advance(now=31.0)  # b never spoke within 30 s of processing time
+    window.advance(now=30.5)  # b never spoke within 30 s; a spoke 29.5 s ago
     latest = window.latest()
     assert latest is not None and latest.end == 40.0
