@@ -9,12 +9,14 @@ open panes, not the whole window. This is the only module that imports sqlite3.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ _SCHEMA = (
     "PRIMARY KEY (topic, partition))",
     "CREATE TABLE IF NOT EXISTS panes (model TEXT, window TEXT, name TEXT, counts BLOB, "
     "tails BLOB, events INTEGER, PRIMARY KEY (model, window, name))",
+    "CREATE TABLE IF NOT EXISTS pending (model TEXT, id INTEGER, ts REAL, value REAL, "
+    "deadline REAL, PRIMARY KEY (model, id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS pending_deadline ON pending (deadline)",
 )
 
 
@@ -77,7 +82,8 @@ class CheckpointStore:
         gone = [key for key in self._written if key not in current]
         rows = [(t, p, o) for (t, p), o in sorted(checkpoint.offsets.items())]
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not self._db.in_transaction:  # pending predictions may have opened it
+                self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("DELETE FROM panes WHERE model = ? AND window = ? AND name = ?",
                                  gone)
             self._db.executemany("INSERT OR REPLACE INTO panes VALUES (?, ?, ?, ?, ?, ?)",
@@ -120,8 +126,109 @@ class CheckpointStore:
         self._written = {key: (pane, pane.version) for key, pane in panes.items()}
         return Checkpoint(float(row[0]), offset_map, models)
 
+    def pending(self, *, capacity: int) -> PendingStore:
+        """The store of predictions waiting for their outcome, in this database."""
+        return PendingStore(self._db, capacity=capacity)
+
     def close(self) -> None:
+        if self._db.in_transaction:  # work after the last checkpoint is not kept
+            self._db.execute("ROLLBACK")
         self._db.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """Predictions found for a batch of outcomes: ``index`` into the outcome batch."""
+
+    index: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+
+
+class PendingStore:
+    """Predictions waiting for their delayed outcome, on disk, bounded in count.
+
+    Writes join the database's open transaction, which the next checkpoint commits
+    together with the offsets they reflect: after a crash the store rolls back to the
+    last checkpoint, exactly like the windows, so no match is lost or counted twice.
+    Ids are kept as 64-bit hashes (BLAKE2b), which bounds the row size whatever their
+    length; at five million pending ids a collision has a chance of about 1e-6.
+    """
+
+    def __init__(self, db: sqlite3.Connection, *, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._db, self.capacity = db, capacity
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS lookup (position INTEGER, "
+                         "model TEXT, id INTEGER, PRIMARY KEY (model, id))")
+        self._size = int(self._db.execute("SELECT count(*) FROM pending").fetchone()[0])
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _begin(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def add(self, model: str, ids: Sequence[str], ts: np.ndarray, value: np.ndarray,
+            deadline: np.ndarray) -> int:
+        """Store predictions (a repeated id replaces the older one); returns how many of
+        the oldest had to be evicted to stay within ``capacity``."""
+        self._begin()
+        known = self._load_lookup(model, ids)
+        rows = zip(repeat(model), map(id_hash, ids), ts.tolist(), value.tolist(),
+                   deadline.tolist(), strict=False)
+        self._db.executemany("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)", rows)
+        unique = int(self._db.execute("SELECT count(*) FROM temp.lookup").fetchone()[0])
+        self._size += unique - known
+        overflow = self._size - self.capacity
+        if overflow <= 0:
+            return 0
+        self._db.execute("DELETE FROM pending WHERE (model, id) IN (SELECT model, id "
+                         "FROM pending ORDER BY deadline LIMIT ?)", (overflow,))
+        self._size -= overflow
+        return overflow
+
+    def _load_lookup(self, model: str, ids: Sequence[str]) -> int:
+        """Put the batch's ids in the lookup table; returns how many are pending."""
+        self._db.execute("DELETE FROM temp.lookup")
+        self._db.executemany("INSERT OR IGNORE INTO temp.lookup VALUES (?, ?, ?)",
+                             zip(range(len(ids)), repeat(model), map(id_hash, ids),
+                                 strict=False))
+        return int(self._db.execute(
+            "SELECT count(*) FROM temp.lookup l JOIN pending p "
+            "ON p.model = l.model AND p.id = l.id").fetchone()[0])
+
+    def match(self, model: str, ids: Sequence[str]) -> Matched:
+        """Remove and return the predictions of these outcome ids (those found)."""
+        self._begin()
+        self._load_lookup(model, ids)
+        found = self._db.execute(
+            "SELECT l.position, p.ts, p.value FROM temp.lookup l JOIN pending p "
+            "ON p.model = l.model AND p.id = l.id").fetchall()
+        self._db.execute("DELETE FROM pending WHERE (model, id) IN "
+                         "(SELECT model, id FROM temp.lookup)")
+        self._size -= len(found)
+        array = np.array(found, dtype=np.float64).reshape(-1, 3)
+        return Matched(array[:, 0].astype(np.int64), array[:, 1], array[:, 2])
+
+    def expire(self, model: str, now: float) -> int:
+        """Drop predictions whose outcome did not come before their deadline."""
+        self._begin()
+        cursor = self._db.execute("DELETE FROM pending WHERE model = ? AND deadline < ?",
+                                  (model, now))
+        self._size -= cursor.rowcount
+        return int(cursor.rowcount)
+
+
+def id_hash(value: str) -> int:
+    """A signed 64-bit hash of an event id.
+
+    >>> id_hash("p-8f1c") == id_hash("p-8f1c") != id_hash("p-8f1d")
+    True
+    """
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 def _encode_pane(pane: Pane) -> tuple[bytes, bytes, int]:

@@ -1,0 +1,861 @@
+"""Model performance from mergeable aggregates, and its decay against a baseline.
+
+A window is the sum of its panes, so every metric here is computed from a fixed-size
+vector of sums that panes add up: a confusion matrix, per-class score histograms, error
+sums, expected-confusion sums. Each ``*_counts``/``*_sums``/``*_aggregates`` function
+turns raw events into such a vector; the matching ``*_metrics`` function reads metrics
+off the (merged) vector. Decay compares a window with a baseline measured on labelled
+reference data, with a confidence interval so that a small window cannot page by chance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import ndtri
+
+__all__ = [
+    "N_ERROR_SUMS",
+    "N_EXPECTED_AGGREGATES",
+    "ClassScores",
+    "ClassificationMetrics",
+    "DecayResult",
+    "ExpectedMetrics",
+    "RegressionMetrics",
+    "accuracy_decay",
+    "classification_metrics",
+    "confusion_counts",
+    "error_sums",
+    "expected_accuracy_aggregates",
+    "expected_classification",
+    "log_loss_sum",
+    "mean_decay",
+    "regression_metrics",
+    "rmse_decay",
+    "roc_auc_from_histograms",
+    "score_histogram",
+    "wilson_interval",
+]
+
+N_ERROR_SUMS = 6  # length of the error_sums vector a regression pane holds
+N_EXPECTED_AGGREGATES = 6  # length of the expected_accuracy_aggregates vector
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _labels(values: ArrayLike, name: str, n_classes: int) -> NDArray[np.int64]:
+    """``values`` as int64 class indices in ``[0, n_classes)``, or ValueError naming it."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        arr = arr.astype(np.int64)  # labels decoded from JSON may arrive as 1.0
+    if arr.size and arr.dtype.kind not in "biu":
+        raise ValueError(f"{name} must hold integer class labels")
+    labels = arr.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{name} must hold class indices in [0, {n_classes})")
+    return labels
+
+
+def _probabilities(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if not (np.isfinite(arr).all() and (arr >= 0).all() and (arr <= 1).all()):
+        raise ValueError(f"{name} must be finite and in [0, 1]")
+    return arr
+
+
+def _same_length(a: NDArray[np.generic], b: NDArray[np.generic], names: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have the same length")
+
+
+def _aggregates(values: ArrayLike, name: str, shape: tuple[int, ...]) -> NDArray[np.float64]:
+    """Non-negative finite sums of a fixed shape, or ValueError naming ``name``."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not (np.isfinite(arr).all() and (arr >= 0).all()):
+        raise ValueError(f"{name} must be finite and non-negative")
+    return arr
+
+
+def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``num / den`` elementwise, 0.0 where ``den == 0`` (sklearn's ``zero_division=0``)."""
+    safe = np.where(den > 0, den, 1.0)
+    out: NDArray[np.float64] = np.where(den > 0, num / safe, 0.0)
+    return out
+
+
+def _z(confidence: float) -> float:
+    """Two-sided standard normal quantile of ``confidence``."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError("confidence must be in (0, 1)")
+    return float(ndtri(0.5 + confidence / 2.0))
+
+
+def _check_tolerance(tolerance: float) -> None:
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError("tolerance must be finite and non-negative")
+
+
+# --- classification ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClassScores:
+    """Precision, recall and F1 of one class, and its support (true count)."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationMetrics:
+    """Metrics of a confusion matrix; see :func:`classification_metrics`."""
+
+    n: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    per_class: tuple[ClassScores, ...]
+
+
+def confusion_counts(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> NDArray[np.int64]:
+    """Confusion matrix of class labels: rows true class, columns predicted class.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of int, shape (n,)
+        Class indices in ``[0, n_classes)`` (integral floats such as ``1.0`` are accepted).
+    n_classes : int
+        Number of classes ``K``, ``>= 2``; binary is ``K = 2`` with positive class 1.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (K, K)
+        ``C[i, j]`` = number of events of true class ``i`` predicted as ``j``. Matrices of
+        panes merge by addition.
+
+    Raises
+    ------
+    ValueError
+        On arrays of different lengths or not 1-D, non-integer labels, a label outside
+        ``[0, n_classes)``, or ``n_classes < 2``.
+
+    Examples
+    --------
+    >>> confusion_counts([0, 1, 1, 1, 0], [0, 1, 0, 1, 1], 2).tolist()
+    [[1, 1], [1, 2]]
+    """
+    if n_classes < 2:
+        raise ValueError("n_classes must be at least 2")
+    true = _labels(y_true, "y_true", n_classes)
+    pred = _labels(y_pred, "y_pred", n_classes)
+    _same_length(true, pred, "y_true and y_pred")
+    flat = np.bincount(true * n_classes + pred, minlength=n_classes * n_classes)
+    return flat.reshape(n_classes, n_classes).astype(np.int64)
+
+
+def classification_metrics(confusion: ArrayLike) -> ClassificationMetrics:
+    """Accuracy, precision, recall and F1 of a (merged) confusion matrix.
+
+    With ``tp_k = C[k, k]``, column sum ``pred_k`` and row sum ``true_k``:
+    ``precision_k = tp_k / pred_k``, ``recall_k = tp_k / true_k`` and
+    ``f1_k = 2 tp_k / (pred_k + true_k)``, each **0.0 when its denominator is 0**
+    (sklearn's ``zero_division=0``). Accuracy is ``trace(C) / n``.
+
+    For ``K = 2`` the headline precision, recall and F1 are those of the positive class 1
+    (sklearn's ``average="binary"``). For ``K > 2`` they are macro averages over the
+    classes present in the window, i.e. with a non-zero row or column: what sklearn's
+    ``average="macro"`` gives with ``labels=None``. Absent classes would otherwise count
+    as 0 and a window that merely lacks a rare class would look like decay.
+
+    Parameters
+    ----------
+    confusion : array_like, shape (K, K)
+        Non-negative whole counts, rows true class, columns predicted
+        (:func:`confusion_counts`, summed over panes).
+
+    Returns
+    -------
+    ClassificationMetrics
+        ``per_class`` holds every class ``0..K-1`` (absent ones with scores 0.0, as
+        sklearn with ``labels=range(K), average=None``). An empty matrix (``n == 0``)
+        has no metrics: accuracy, precision, recall and F1 are NaN.
+
+    Raises
+    ------
+    ValueError
+        If ``confusion`` is not square with ``K >= 2`` or holds a negative, non-finite
+        or fractional count.
+
+    Examples
+    --------
+    >>> m = classification_metrics([[50, 10], [5, 35]])
+    >>> m.n, m.accuracy, round(m.precision, 6), m.recall, round(m.f1, 6)
+    (100, 0.85, 0.777778, 0.875, 0.823529)
+    >>> [(round(c.precision, 4), round(c.f1, 4), c.support) for c in m.per_class]
+    [(0.9091, 0.8696, 60), (0.7778, 0.8235, 40)]
+
+    Three classes, class 2 absent: the macro F1 averages classes 0 and 1 only.
+
+    >>> round(classification_metrics([[3, 1, 0], [0, 2, 0], [0, 0, 0]]).f1, 6)
+    0.828571
+    """
+    c = np.asarray(confusion, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
+        raise ValueError("confusion must be a square (K, K) matrix with K >= 2")
+    if not (np.isfinite(c).all() and (c >= 0).all() and (c == np.round(c)).all()):
+        raise ValueError("confusion must hold non-negative whole counts")
+    tp, pred, true = np.diag(c), c.sum(axis=0), c.sum(axis=1)
+    precision, recall, f1 = _ratio(tp, pred), _ratio(tp, true), _ratio(2 * tp, pred + true)
+    per_class = tuple(
+        ClassScores(float(p), float(r), float(f), int(s))
+        for p, r, f, s in zip(precision, recall, f1, true, strict=True)
+    )
+    n = int(c.sum())
+    if n == 0:
+        nan = math.nan
+        return ClassificationMetrics(0, nan, nan, nan, nan, per_class)
+    # Binary: the positive class. Multiclass: macro over classes present in the window.
+    keep = np.array([False, True]) if c.shape[0] == 2 else (pred + true) > 0
+    return ClassificationMetrics(
+        n,
+        float(tp.sum() / n),
+        float(precision[keep].mean()),
+        float(recall[keep].mean()),
+        float(f1[keep].mean()),
+        per_class,
+    )
+
+
+def score_histogram(scores: ArrayLike, y_true: ArrayLike, bins: int) -> NDArray[np.int64]:
+    """Counts of binary-classifier scores in equal-width bins on [0, 1], per true class.
+
+    Bin ``i`` is ``[i / bins, (i + 1) / bins)`` and the last bin also holds 1.0, exactly
+    as ``numpy.histogram(scores, bins, range=(0, 1))``. Scores outside [0, 1] or NaN are
+    rejected rather than clipped: they mean the model's output is not a probability,
+    which should be counted as an invalid event upstream, not folded into an end bin.
+
+    Parameters
+    ----------
+    scores : array_like of float, shape (n,)
+        Scores (probability of class 1) in [0, 1].
+    y_true : array_like of int, shape (n,)
+        True labels, 0 or 1.
+    bins : int
+        Number of bins, ``>= 1``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (2, bins)
+        Row 0 counts negatives, row 1 positives; histograms merge by addition.
+
+    Raises
+    ------
+    ValueError
+        On different lengths, a score outside [0, 1] or NaN, a label other than 0 or 1,
+        or ``bins < 1``.
+
+    Examples
+    --------
+    >>> score_histogram([0.1, 0.4, 0.35, 0.8, 1.0], [0, 0, 1, 1, 1], 4).tolist()
+    [[1, 1, 0, 0], [0, 1, 0, 2]]
+    """
+    if bins < 1:
+        raise ValueError("bins must be at least 1")
+    s = _probabilities(scores, "scores")
+    y = _labels(y_true, "y_true", 2)
+    _same_length(s, y, "scores and y_true")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.minimum(np.searchsorted(edges, s, side="right") - 1, bins - 1)
+    flat = np.bincount(y * bins + idx, minlength=2 * bins)
+    return flat.reshape(2, bins).astype(np.int64)
+
+
+def roc_auc_from_histograms(hist: ArrayLike) -> float:
+    """ROC AUC of binned scores: Mann-Whitney with pairs in one bin counted as ties.
+
+    ``AUC = sum_b pos_b (neg_below_b + neg_b / 2) / (P N)``: the share of
+    (positive, negative) pairs where the positive scores higher, ties counting 1/2. When
+    every distinct score has a bin of its own this is exactly the AUC of the raw scores
+    (``sklearn.metrics.roc_auc_score``); otherwise pairs sharing a bin count 1/2 whatever
+    their order, so the error is at most ``sum_b pos_b neg_b / (2 P N)``.
+
+    Parameters
+    ----------
+    hist : array_like, shape (2, B)
+        Non-negative counts per bin, row 0 negatives, row 1 positives
+        (:func:`score_histogram`, summed over panes).
+
+    Returns
+    -------
+    float
+        AUC in [0, 1]; NaN when either class is empty (the AUC is undefined).
+
+    Raises
+    ------
+    ValueError
+        If ``hist`` does not have shape (2, B) or holds negative or non-finite counts.
+
+    Examples
+    --------
+    Negatives 0.1 and 0.4, positives 0.35, 0.8 and 1.0 on 4 bins: 0.35 and 0.4 share a
+    bin, so that pair counts 1/2 where the raw scores give 0 (raw AUC 5/6).
+
+    >>> roc_auc_from_histograms([[1, 1, 0, 0], [0, 1, 0, 2]])
+    0.9166666666666666
+    >>> roc_auc_from_histograms([[3, 1], [0, 0]])
+    nan
+    """
+    h = np.asarray(hist, dtype=np.float64)
+    if h.ndim != 2 or h.shape[0] != 2 or h.shape[1] < 1:
+        raise ValueError("hist must have shape (2, B) with B >= 1")
+    if not (np.isfinite(h).all() and (h >= 0).all()):
+        raise ValueError("hist must be finite and non-negative")
+    neg, pos = h[0], h[1]
+    n_neg, n_pos = neg.sum(), pos.sum()
+    if n_neg == 0 or n_pos == 0:
+        return math.nan
+    below = np.cumsum(neg) - neg
+    return float(np.sum(pos * (below + 0.5 * neg)) / (n_neg * n_pos))
+
+
+def log_loss_sum(y_true: ArrayLike, p_pos: ArrayLike, eps: float = 1e-15) -> float:
+    """Summed binary cross-entropy; a window's log-loss is ``sum / n``.
+
+    ``-sum(y ln p + (1 - y) ln(1 - p))`` with ``p`` clipped to ``[eps, 1 - eps]``, so a
+    confidently wrong 0 or 1 costs ``-ln(eps)`` (34.5 nats) instead of infinity. That is
+    the clipping of sklearn's ``log_loss`` with its long-time default ``eps=1e-15``;
+    recent sklearn releases clip at the float64 machine epsilon instead, which changes
+    only the cost of such 0/1 probabilities.
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n,)
+        True labels, 0 or 1.
+    p_pos : array_like of float, shape (n,)
+        Predicted probability of class 1, in [0, 1].
+    eps : float, default 1e-15
+        Clipping bound, in (0, 0.5).
+
+    Returns
+    -------
+    float
+        The sum in nats, ``>= 0``; 0.0 for no events. Sums of panes merge by addition.
+
+    Raises
+    ------
+    ValueError
+        On different lengths, labels other than 0/1, probabilities outside [0, 1], or an
+        ``eps`` outside (0, 0.5).
+
+    Examples
+    --------
+    >>> round(log_loss_sum([1, 0], [0.8, 0.3]), 6)
+    0.579818
+    >>> round(log_loss_sum([1], [0.0]), 3)
+    34.539
+    """
+    if not 0.0 < eps < 0.5:
+        raise ValueError("eps must be in (0, 0.5)")
+    y = _labels(y_true, "y_true", 2)
+    p = _probabilities(p_pos, "p_pos")
+    _same_length(y, p, "y_true and p_pos")
+    p = np.clip(p, eps, 1.0 - eps)
+    return float(-np.sum(np.where(y == 1, np.log(p), np.log1p(-p))))
+
+
+# --- regression -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionMetrics:
+    """Error metrics of a regression window; see :func:`regression_metrics`."""
+
+    n: int
+    mae: float
+    mse: float
+    rmse: float
+    mape: float
+
+
+def error_sums(y_true: ArrayLike, y_pred: ArrayLike) -> NDArray[np.float64]:
+    """Additive error sums of a regression batch, with ``e = y_pred - y_true``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of float, shape (n,)
+        Finite true and predicted values.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (6,)
+        ``[n, sum |e|, sum e^2, sum |e|/|y| over y != 0, count of y != 0, sum e^4]``.
+        The last entry is what the interval of the MSE (and so the RMSE) needs: the
+        variance of the per-event losses ``e^2`` (see :func:`rmse_decay`). Sums of panes
+        merge by addition.
+
+    Raises
+    ------
+    ValueError
+        On arrays of different lengths, not 1-D, or with a non-finite value.
+
+    Examples
+    --------
+    >>> error_sums([1.0, 2.0, 0.0, 4.0], [1.5, 2.0, 1.0, 2.0]).tolist()
+    [4.0, 3.5, 5.25, 1.0, 3.0, 17.0625]
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    for arr, name in ((y, "y_true"), (pred, "y_pred")):
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be a one-dimensional array of finite values")
+    _same_length(y, pred, "y_true and y_pred")
+    abs_err = np.abs(pred - y)
+    sq_err = abs_err * abs_err
+    nonzero = y != 0
+    relative = float(np.sum(abs_err[nonzero] / np.abs(y[nonzero])))
+    return np.array(
+        [y.size, abs_err.sum(), sq_err.sum(), relative, nonzero.sum(), np.sum(sq_err * sq_err)],
+        dtype=np.float64,
+    )
+
+
+def _error_sums(sums: ArrayLike) -> NDArray[np.float64]:
+    s = _aggregates(sums, "sums", (N_ERROR_SUMS,))
+    if s[0] != round(s[0]) or s[4] != round(s[4]) or s[4] > s[0]:
+        raise ValueError("sums must hold whole counts n >= count of y != 0 at [0] and [4]")
+    return s
+
+
+def regression_metrics(sums: ArrayLike) -> RegressionMetrics:
+    """MAE, MSE, RMSE and MAPE from (merged) :func:`error_sums`.
+
+    ``mae = sum|e| / n``, ``mse = sum e^2 / n``, ``rmse = sqrt(mse)`` as sklearn.
+    MAPE is a fraction (0.1 is 10%), averaged **over the events with y != 0 only**:
+    ``sum(|e| / |y|) / #(y != 0)``, NaN when there is none. sklearn's
+    ``mean_absolute_percentage_error`` instead divides every error by
+    ``max(|y|, machine epsilon)``, so one ``y == 0`` with an error of 0.01 adds about
+    ``4.5e13 / n`` to its MAPE; driftd skips those events (their number is
+    ``n - sums[4]``) so that MAPE stays readable on data with exact zeros.
+
+    Parameters
+    ----------
+    sums : array_like, shape (6,)
+        Output of :func:`error_sums`, summed over panes.
+
+    Returns
+    -------
+    RegressionMetrics
+        All metrics NaN when ``n == 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``sums`` has the wrong shape, a negative or non-finite entry, or counts that
+        are not whole or inconsistent.
+
+    Examples
+    --------
+    >>> m = regression_metrics([4.0, 3.5, 5.25, 1.0, 3.0, 17.0625])
+    >>> m.n, m.mae, m.mse, round(m.rmse, 6), round(m.mape, 6)
+    (4, 0.875, 1.3125, 1.145644, 0.333333)
+    """
+    s = _error_sums(sums)
+    n, nonzero = int(s[0]), s[4]
+    mape = s[3] / nonzero if nonzero > 0 else math.nan
+    if n == 0:
+        return RegressionMetrics(0, math.nan, math.nan, math.nan, mape)
+    mse = s[2] / n
+    return RegressionMetrics(n, float(s[1] / n), float(mse), math.sqrt(mse), float(mape))
+
+
+# --- decay with confidence intervals ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecayResult:
+    """How much worse a window is than the baseline, positive meaning worse.
+
+    ``interval`` is the confidence interval of ``decay``; ``significant`` is true when
+    its lower bound exceeds the tolerated decay, i.e. the window is worse than
+    ``baseline`` by more than ``tolerance`` beyond reasonable doubt.
+    """
+
+    decay: float
+    interval: tuple[float, float]
+    significant: bool
+
+
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion.
+
+    With ``p = successes / n`` and ``z`` the two-sided normal quantile, the bounds are
+    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``: the proportions the
+    score test does not reject. Unlike the Wald interval ``p -+ z sqrt(p(1-p)/n)`` it
+    stays inside [0, 1], is not empty at ``p = 0`` or 1, and covers close to
+    ``confidence`` even for small ``n``.
+
+    Parameters
+    ----------
+    successes : float
+        Number of successes, in ``[0, n]``.
+    n : float
+        Number of trials, ``>= 0``.
+    confidence : float, default 0.95
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)`` within [0, 1]; ``(0.0, 1.0)`` when ``n == 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is negative or non-finite, ``successes`` is outside ``[0, n]``, or
+        ``confidence`` is outside (0, 1).
+
+    Examples
+    --------
+    >>> tuple(round(b, 4) for b in wilson_interval(14, 20))
+    (0.481, 0.8545)
+    >>> tuple(round(b, 4) for b in wilson_interval(0, 20))
+    (0.0, 0.1611)
+    >>> wilson_interval(0, 0)
+    (0.0, 1.0)
+    """
+    z = _z(confidence)
+    if not (math.isfinite(n) and n >= 0):
+        raise ValueError("n must be finite and non-negative")
+    if not 0 <= successes <= n:
+        raise ValueError("successes must be between 0 and n")
+    if n == 0:
+        return (0.0, 1.0)
+    p, z2 = successes / n, z * z
+    scale = 1.0 + z2 / n
+    center = (p + z2 / (2 * n)) / scale
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / scale
+    low = 0.0 if successes == 0 else max(0.0, center - half)
+    high = 1.0 if successes == n else min(1.0, center + half)
+    return (low, high)
+
+
+def accuracy_decay(
+    baseline: float,
+    correct: float,
+    n: float,
+    *,
+    confidence: float = 0.95,
+    tolerance: float = 0.0,
+) -> DecayResult:
+    """Decay of a proportion metric (accuracy) with a Wilson interval.
+
+    ``decay = baseline - correct / n`` (positive: the window is worse) and its interval
+    ``(baseline - high, baseline - low)`` from :func:`wilson_interval`. The baseline is
+    taken as exact: it comes from a labelled reference much larger than a window; with
+    a small reference the interval is too narrow by the reference's own noise.
+
+    Parameters
+    ----------
+    baseline : float
+        Reference accuracy, in [0, 1].
+    correct, n : float
+        Correct predictions and events in the window (``confusion`` trace and total).
+    confidence : float, default 0.95
+        Confidence level of the interval, in (0, 1).
+    tolerance : float, default 0.0
+        Acceptable decay, ``>= 0``: ``significant`` when the interval's lower bound
+        exceeds it.
+
+    Returns
+    -------
+    DecayResult
+        For ``n == 0`` the decay is NaN, the interval ``(baseline - 1, baseline)`` and
+        ``significant`` False.
+
+    Raises
+    ------
+    ValueError
+        On a baseline outside [0, 1], invalid counts, confidence or tolerance.
+
+    Examples
+    --------
+    Accuracy 0.7 against a baseline of 0.9, tolerating 0.05: 20 labelled events cannot
+    tell, 5000 can.
+
+    >>> accuracy_decay(0.9, 14, 20, tolerance=0.05).significant
+    False
+    >>> result = accuracy_decay(0.9, 3500, 5000, tolerance=0.05)
+    >>> round(result.decay, 6), [round(b, 4) for b in result.interval], result.significant
+    (0.2, [0.1875, 0.2129], True)
+    """
+    if not 0.0 <= baseline <= 1.0:
+        raise ValueError("baseline must be in [0, 1]")
+    _check_tolerance(tolerance)
+    if not (math.isfinite(n) and n >= 0):
+        raise ValueError("n must be finite and non-negative")
+    if not 0 <= correct <= n:
+        raise ValueError("correct must be between 0 and n")
+    low, high = wilson_interval(correct, n, confidence)
+    decay = baseline - correct / n if n > 0 else math.nan
+    lower = baseline - high
+    return DecayResult(decay, (lower, baseline - low), n > 0 and lower > tolerance)
+
+
+def _mean_interval(
+    sum_: float, sum_sq: float, n: float, confidence: float
+) -> tuple[float, float, float]:
+    """Mean of per-event losses and its normal interval; infinite below two events."""
+    z = _z(confidence)
+    if not (math.isfinite(n) and n >= 0):
+        raise ValueError("n must be finite and non-negative")
+    if not (math.isfinite(sum_) and math.isfinite(sum_sq) and sum_sq >= 0):
+        raise ValueError("sum_ and sum_sq must be finite, sum_sq non-negative")
+    if n == 0:
+        return (math.nan, -math.inf, math.inf)
+    mean = sum_ / n
+    if n < 2:
+        return (mean, -math.inf, math.inf)
+    variance = max(0.0, (sum_sq - sum_ * mean) / (n - 1))  # rounding may go below 0
+    half = z * math.sqrt(variance / n)
+    return (mean, mean - half, mean + half)
+
+
+def mean_decay(
+    baseline: float,
+    sum_: float,
+    sum_sq: float,
+    n: float,
+    *,
+    confidence: float = 0.95,
+    tolerance: float = 0.0,
+    higher_is_worse: bool = True,
+) -> DecayResult:
+    """Decay of a mean of per-event losses (MAE, MSE, log-loss...) with a normal interval.
+
+    The window mean is ``m = sum_ / n`` with standard error ``s / sqrt(n)``, ``s^2`` the
+    sample variance ``(sum_sq - sum_^2 / n) / (n - 1)`` of the per-event losses, and the
+    interval ``m -+ z s / sqrt(n)`` (central limit theorem: fine for hundreds of events,
+    optimistic for a few dozen of heavy-tailed losses). Decay is signed so that positive
+    is always worse: ``m - baseline`` when ``higher_is_worse`` (errors), else
+    ``baseline - m`` (scores). For MAE pass ``sum |e|`` and ``sum e^2``; for MSE
+    ``sum e^2`` and ``sum e^4``. RMSE is not a mean: :func:`rmse_decay` takes the square
+    root of the MSE interval's bounds.
+
+    Parameters
+    ----------
+    baseline : float
+        Reference value of the mean, finite.
+    sum_, sum_sq : float
+        Sum of the per-event losses and of their squares over the window.
+    n : float
+        Number of events.
+    confidence : float, default 0.95
+        Confidence level, in (0, 1).
+    tolerance : float, default 0.0
+        Acceptable decay in the metric's units, ``>= 0``.
+    higher_is_worse : bool, default True
+        Direction of the metric.
+
+    Returns
+    -------
+    DecayResult
+        With ``n < 2`` there is no variance estimate: the interval is ``(-inf, inf)``
+        and ``significant`` False (the decay is NaN when ``n == 0``).
+
+    Raises
+    ------
+    ValueError
+        On non-finite arguments, a negative ``n`` or ``sum_sq``, or invalid confidence
+        or tolerance.
+
+    Examples
+    --------
+    Absolute errors of mean 1.2 and standard deviation 1 over 400 events, against a
+    reference MAE of 1.0:
+
+    >>> result = mean_decay(1.0, 480.0, 400 * 1.2**2 + 399, 400)
+    >>> round(result.decay, 6), [round(b, 4) for b in result.interval], result.significant
+    (0.2, [0.102, 0.298], True)
+    >>> mean_decay(1.0, 2.0, 4.0, 1).interval
+    (-inf, inf)
+    """
+    if not math.isfinite(baseline):
+        raise ValueError("baseline must be finite")
+    _check_tolerance(tolerance)
+    mean, low, high = _mean_interval(sum_, sum_sq, n, confidence)
+    sign = 1.0 if higher_is_worse else -1.0
+    decay = sign * (mean - baseline)
+    bounds = sorted((sign * (low - baseline), sign * (high - baseline)))
+    return DecayResult(decay, (bounds[0], bounds[1]), bounds[0] > tolerance)
+
+
+def rmse_decay(
+    baseline: float, sums: ArrayLike, *, confidence: float = 0.95, tolerance: float = 0.0
+) -> DecayResult:
+    """Decay of the RMSE, ``rmse - baseline``, from (merged) :func:`error_sums`.
+
+    The MSE is the mean of the per-event losses ``e^2``, so it gets the normal interval
+    of :func:`mean_decay` (from ``sum e^2`` and ``sum e^4``); RMSE is increasing in MSE,
+    so the RMSE interval is the square root of the MSE interval's bounds (the lower one
+    floored at 0), minus the baseline.
+
+    Parameters
+    ----------
+    baseline : float
+        Reference RMSE, ``>= 0``.
+    sums : array_like, shape (6,)
+        Output of :func:`error_sums`, summed over panes.
+    confidence : float, default 0.95
+        Confidence level, in (0, 1).
+    tolerance : float, default 0.0
+        Acceptable RMSE increase in the target's units, ``>= 0``.
+
+    Returns
+    -------
+    DecayResult
+        As :func:`mean_decay`: an infinite interval and not significant when ``n < 2``.
+
+    Raises
+    ------
+    ValueError
+        On a negative or non-finite baseline, invalid sums, confidence or tolerance.
+
+    Examples
+    --------
+    >>> sums = error_sums([0.0] * 4, [1.0, -1.0, 2.0, -2.0])
+    >>> result = rmse_decay(1.0, sums)
+    >>> round(result.decay, 6), [round(b, 4) for b in result.interval], result.significant
+    (0.581139, [-0.1041, 1.0488], False)
+    """
+    if not (math.isfinite(baseline) and baseline >= 0):
+        raise ValueError("baseline must be finite and non-negative")
+    _check_tolerance(tolerance)
+    s = _error_sums(sums)
+    mse, low, high = _mean_interval(s[2], s[5], s[0], confidence)
+    decay = math.sqrt(mse) - baseline if s[0] > 0 else math.nan
+    lower = math.sqrt(max(low, 0.0)) - baseline if math.isfinite(low) else -math.inf
+    return DecayResult(decay, (lower, math.sqrt(high) - baseline), lower > tolerance)
+
+
+# --- label-free estimate ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedMetrics:
+    """Metrics a calibrated binary classifier expects; see :func:`expected_classification`."""
+
+    n: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+
+
+def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5) -> NDArray[np.float64]:
+    """Additive sums for estimating a binary classifier's performance without labels.
+
+    If the scores are calibrated, ``P(y = 1 | score) = p``, an event predicted positive
+    (``p >= threshold``) is a true positive with probability ``p`` and a false positive
+    with probability ``1 - p``; one predicted negative is a false negative with
+    probability ``p``. Summing these gives the expected confusion counts.
+
+    Parameters
+    ----------
+    p_pos : array_like of float, shape (n,)
+        Predicted probability of class 1, in [0, 1].
+    threshold : float, default 0.5
+        Decision threshold in [0, 1]; ``p >= threshold`` predicts class 1.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (6,)
+        ``[n, sum of the predicted class's probability, expected TP, expected FP,
+        expected FN, expected TN]``, i.e. ``[n, sum(where(p >= t, p, 1 - p)),
+        sum(p; p >= t), sum(1 - p; p >= t), sum(p; p < t), sum(1 - p; p < t)]``.
+        Sums of panes merge by addition.
+
+    Raises
+    ------
+    ValueError
+        If ``p_pos`` is not 1-D in [0, 1] or ``threshold`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]).tolist()
+    [4.0, 2.8, 2.0, 1.0, 0.2, 0.8]
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("threshold must be in [0, 1]")
+    p = _probabilities(p_pos, "p_pos")
+    positive = p >= threshold
+    tp, fp = p[positive].sum(), (1.0 - p[positive]).sum()
+    fn, tn = p[~positive].sum(), (1.0 - p[~positive]).sum()
+    return np.array([p.size, tp + tn, tp, fp, fn, tn], dtype=np.float64)
+
+
+def expected_classification(aggregates: ArrayLike) -> ExpectedMetrics:
+    """Expected accuracy, precision, recall and F1 of a calibrated binary classifier.
+
+    From (merged) :func:`expected_accuracy_aggregates`: ``accuracy = sum of the
+    predicted class's probability / n`` and precision, recall and F1 as in
+    :func:`classification_metrics` on the expected confusion counts (ratios of
+    expectations, which the window's realized metrics approach as it grows; 0.0 on a
+    zero denominator). This is the confidence-based estimate (as NannyML's CBPE): it
+    needs no labels, so it reports long before outcomes arrive.
+
+    It is only as good as its assumption ``P(y = 1 | score) = score``:
+
+    - *Miscalibration* (true or arising after a retrain) biases it directly: the
+      estimate follows the scores, not the outcomes.
+    - *Concept drift*, where ``P(y | x)`` changes while the inputs and hence the scores
+      do not, is invisible: the estimate stays at the baseline while the real accuracy
+      falls. Only labelled metrics (:func:`accuracy_decay`) can see it.
+    - *Prior shift* (more or fewer positives, ``P(x | y)`` unchanged) is partly visible:
+      the score distribution moves and the estimate follows, but the scores are no
+      longer calibrated for the new prior, so the estimate is biased.
+
+    Parameters
+    ----------
+    aggregates : array_like, shape (6,)
+        Output of :func:`expected_accuracy_aggregates`, summed over panes.
+
+    Returns
+    -------
+    ExpectedMetrics
+        All metrics NaN when ``n == 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``aggregates`` has the wrong shape, a negative or non-finite entry, or a
+        fractional ``n``.
+
+    Examples
+    --------
+    >>> m = expected_classification(expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]))
+    >>> m.n, m.accuracy, round(m.precision, 6), round(m.recall, 6), round(m.f1, 6)
+    (4, 0.7, 0.666667, 0.909091, 0.769231)
+    """
+    a = _aggregates(aggregates, "aggregates", (N_EXPECTED_AGGREGATES,))
+    if a[0] != round(a[0]):
+        raise ValueError("aggregates must hold a whole count n at [0]")
+    n = int(a[0])
+    if n == 0:
+        return ExpectedMetrics(0, math.nan, math.nan, math.nan, math.nan)
+    tp, fp, fn = a[2:3], a[3:4], a[4:5]
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+    return ExpectedMetrics(n, float(a[1] / n), float(precision[0]), float(recall[0]), float(f1[0]))
