@@ -52,14 +52,13 @@ def _labels(values: ArrayLike, name: str, n_classes: int) -> NDArray[np.int64]:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional")
-    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
-        arr = arr.astype(np.int64)  # labels decoded from JSON may arrive as 1.0
-    if arr.size and arr.dtype.kind not in "biu":
+    # Labels decoded from JSON may arrive as 1.0: accept floats that are whole numbers.
+    whole = arr.dtype.kind == "f" and bool((np.isfinite(arr) & (arr == np.round(arr))).all())
+    if arr.size and not (whole or arr.dtype.kind in "biu"):
         raise ValueError(f"{name} must hold integer class labels")
-    labels = arr.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         raise ValueError(f"{name} must hold class indices in [0, {n_classes})")
-    return labels
+    return arr.astype(np.int64)
 
 
 def _probabilities(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -76,13 +75,16 @@ def _same_length(a: NDArray[np.generic], b: NDArray[np.generic], names: str) -> 
         raise ValueError(f"{names} must have the same length")
 
 
-def _aggregates(values: ArrayLike, name: str, shape: tuple[int, ...]) -> NDArray[np.float64]:
-    """Non-negative finite sums of a fixed shape, or ValueError naming ``name``."""
+def _aggregates(
+    values: ArrayLike, name: str, shape: tuple[int, ...], *, allow_inf: bool = False
+) -> NDArray[np.float64]:
+    """Non-negative sums of a fixed shape (finite unless ``allow_inf``), else ValueError."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-    if not (np.isfinite(arr).all() and (arr >= 0).all()):
-        raise ValueError(f"{name} must be finite and non-negative")
+    valid = ~np.isnan(arr) if allow_inf else np.isfinite(arr)
+    if not (valid.all() and (arr >= 0).all()):
+        raise ValueError(f"{name} must be {'' if allow_inf else 'finite and '}non-negative")
     return arr
 
 
@@ -404,7 +406,9 @@ def error_sums(y_true: ArrayLike, y_pred: ArrayLike) -> NDArray[np.float64]:
         ``[n, sum |e|, sum e^2, sum |e|/|y| over y != 0, count of y != 0, sum e^4]``.
         The last entry is what the interval of the MSE (and so the RMSE) needs: the
         variance of the per-event losses ``e^2`` (see :func:`rmse_decay`). Sums of panes
-        merge by addition.
+        merge by addition. A sum overflows to ``+inf`` only for absurd events (``|e|``
+        above about 1e77, or ``|y|`` so close to 0 that ``|e| / |y|`` exceeds 1.8e308);
+        the metrics read from it are then ``+inf`` rather than an error.
 
     Raises
     ------
@@ -422,19 +426,20 @@ def error_sums(y_true: ArrayLike, y_pred: ArrayLike) -> NDArray[np.float64]:
         if arr.ndim != 1 or not np.isfinite(arr).all():
             raise ValueError(f"{name} must be a one-dimensional array of finite values")
     _same_length(y, pred, "y_true and y_pred")
-    abs_err = np.abs(pred - y)
-    sq_err = abs_err * abs_err
     nonzero = y != 0
-    relative = float(np.sum(abs_err[nonzero] / np.abs(y[nonzero])))
-    return np.array(
-        [y.size, abs_err.sum(), sq_err.sum(), relative, nonzero.sum(), np.sum(sq_err * sq_err)],
-        dtype=np.float64,
-    )
+    with np.errstate(over="ignore"):  # documented: overflow gives +inf, not a failure
+        abs_err = np.abs(pred - y)
+        sq_err = abs_err * abs_err
+        relative = np.sum(abs_err[nonzero] / np.abs(y[nonzero]))
+        fourth = np.sum(sq_err * sq_err)
+        sums = [y.size, abs_err.sum(), sq_err.sum(), relative, nonzero.sum(), fourth]
+    return np.array(sums, dtype=np.float64)
 
 
 def _error_sums(sums: ArrayLike) -> NDArray[np.float64]:
-    s = _aggregates(sums, "sums", (N_ERROR_SUMS,))
-    if s[0] != round(s[0]) or s[4] != round(s[4]) or s[4] > s[0]:
+    s = _aggregates(sums, "sums", (N_ERROR_SUMS,), allow_inf=True)
+    n, nonzero = s[0], s[4]
+    if not (math.isfinite(n) and n == round(n) and nonzero == round(nonzero) and nonzero <= n):
         raise ValueError("sums must hold whole counts n >= count of y != 0 at [0] and [4]")
     return s
 
@@ -463,8 +468,8 @@ def regression_metrics(sums: ArrayLike) -> RegressionMetrics:
     Raises
     ------
     ValueError
-        If ``sums`` has the wrong shape, a negative or non-finite entry, or counts that
-        are not whole or inconsistent.
+        If ``sums`` has the wrong shape, a negative or NaN entry, or counts that are not
+        whole or inconsistent.
 
     Examples
     --------
@@ -652,7 +657,9 @@ def mean_decay(
     is always worse: ``m - baseline`` when ``higher_is_worse`` (errors), else
     ``baseline - m`` (scores). For MAE pass ``sum |e|`` and ``sum e^2``; for MSE
     ``sum e^2`` and ``sum e^4``. RMSE is not a mean: :func:`rmse_decay` takes the square
-    root of the MSE interval's bounds.
+    root of the MSE interval's bounds. The variance from two sums cancels when the
+    losses are nearly equal: the half-width is then off by up to about
+    ``mean * sqrt(2.2e-16 / n)``, far below any useful tolerance.
 
     Parameters
     ----------
@@ -744,7 +751,9 @@ def rmse_decay(
         raise ValueError("baseline must be finite and non-negative")
     _check_tolerance(tolerance)
     s = _error_sums(sums)
-    mse, low, high = _mean_interval(s[2], s[5], s[0], confidence)
+    if not np.isfinite(s[[2, 5]]).all():  # an absurd error overflowed: no usable interval
+        return DecayResult(math.sqrt(s[2] / s[0]) - baseline, (-math.inf, math.inf), False)
+    mse, low, high = _mean_interval(float(s[2]), float(s[5]), float(s[0]), confidence)
     decay = math.sqrt(mse) - baseline if s[0] > 0 else math.nan
     lower = math.sqrt(max(low, 0.0)) - baseline if math.isfinite(low) else -math.inf
     return DecayResult(decay, (lower, math.sqrt(high) - baseline), lower > tolerance)
