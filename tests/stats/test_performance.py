@@ -15,22 +15,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from driftd.stats.decay import accuracy_decay, mean_decay, rmse_decay, wilson_interval
+from driftd.stats.estimate import (
+    N_EXPECTED_AGGREGATES,
+    expected_accuracy_aggregates,
+    expected_classification,
+)
 from driftd.stats.performance import (
     N_ERROR_SUMS,
-    N_EXPECTED_AGGREGATES,
-    accuracy_decay,
     classification_metrics,
     confusion_counts,
     error_sums,
-    expected_accuracy_aggregates,
-    expected_classification,
     log_loss_sum,
-    mean_decay,
     regression_metrics,
-    rmse_decay,
     roc_auc_from_histograms,
     score_histogram,
-    wilson_interval,
 )
 
 probabilities = st.floats(0.0, 1.0, allow_nan=False)

@@ -1,11 +1,11 @@
-"""Model performance from mergeable aggregates, and its decay against a baseline.
+"""Model performance from mergeable aggregates.
 
 A window is the sum of its panes, so every metric here is computed from a fixed-size
 vector of sums that panes add up: a confusion matrix, per-class score histograms, error
-sums, expected-confusion sums. Each ``*_counts``/``*_sums``/``*_aggregates`` function
+sums, expected-confusion sums. Each ``*_counts``/``*_sums``/``*as_aggregates`` function
 turns raw events into such a vector; the matching ``*_metrics`` function reads metrics
-off the (merged) vector. Decay compares a window with a baseline measured on labelled
-reference data, with a confidence interval so that a small window cannot page by chance.
+off the (merged) vector. Decay against a baseline is in :mod:`driftd.stats.decay`, the
+label-free estimate in :mod:`driftd.stats.estimate`.
 """
 
 from __future__ import annotations
@@ -15,33 +15,22 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtri
 
 __all__ = [
     "N_ERROR_SUMS",
-    "N_EXPECTED_AGGREGATES",
     "ClassScores",
     "ClassificationMetrics",
-    "DecayResult",
-    "ExpectedMetrics",
     "RegressionMetrics",
-    "accuracy_decay",
     "classification_metrics",
     "confusion_counts",
     "error_sums",
-    "expected_accuracy_aggregates",
-    "expected_classification",
     "log_loss_sum",
-    "mean_decay",
     "regression_metrics",
-    "rmse_decay",
     "roc_auc_from_histograms",
     "score_histogram",
-    "wilson_interval",
 ]
 
 N_ERROR_SUMS = 6  # length of the error_sums vector a regression pane holds
-N_EXPECTED_AGGREGATES = 6  # length of the expected_accuracy_aggregates vector
 
 
 # --- validation -------------------------------------------------------------------------
@@ -61,7 +50,7 @@ def _labels(values: ArrayLike, name: str, n_classes: int) -> NDArray[np.int64]:
     return arr.astype(np.int64)
 
 
-def _probabilities(values: ArrayLike, name: str) -> NDArray[np.float64]:
+def as_probabilities(values: ArrayLike, name: str) -> NDArray[np.float64]:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional")
@@ -75,7 +64,7 @@ def _same_length(a: NDArray[np.generic], b: NDArray[np.generic], names: str) -> 
         raise ValueError(f"{names} must have the same length")
 
 
-def _aggregates(
+def as_aggregates(
     values: ArrayLike, name: str, shape: tuple[int, ...], *, allow_inf: bool = False
 ) -> NDArray[np.float64]:
     """Non-negative sums of a fixed shape (finite unless ``allow_inf``), else ValueError."""
@@ -88,23 +77,11 @@ def _aggregates(
     return arr
 
 
-def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+def safe_ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
     """``num / den`` elementwise, 0.0 where ``den == 0`` (sklearn's ``zero_division=0``)."""
     safe = np.where(den > 0, den, 1.0)
     out: NDArray[np.float64] = np.where(den > 0, num / safe, 0.0)
     return out
-
-
-def _z(confidence: float) -> float:
-    """Two-sided standard normal quantile of ``confidence``."""
-    if not 0.0 < confidence < 1.0:
-        raise ValueError("confidence must be in (0, 1)")
-    return float(ndtri(0.5 + confidence / 2.0))
-
-
-def _check_tolerance(tolerance: float) -> None:
-    if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise ValueError("tolerance must be finite and non-negative")
 
 
 # --- classification ---------------------------------------------------------------------
@@ -220,7 +197,8 @@ def classification_metrics(confusion: ArrayLike) -> ClassificationMetrics:
     if not (np.isfinite(c).all() and (c >= 0).all() and (c == np.round(c)).all()):
         raise ValueError("confusion must hold non-negative whole counts")
     tp, pred, true = np.diag(c), c.sum(axis=0), c.sum(axis=1)
-    precision, recall, f1 = _ratio(tp, pred), _ratio(tp, true), _ratio(2 * tp, pred + true)
+    precision, recall = safe_ratio(tp, pred), safe_ratio(tp, true)
+    f1 = safe_ratio(2 * tp, pred + true)
     per_class = tuple(
         ClassScores(float(p), float(r), float(f), int(s))
         for p, r, f, s in zip(precision, recall, f1, true, strict=True)
@@ -276,7 +254,7 @@ def score_histogram(scores: ArrayLike, y_true: ArrayLike, bins: int) -> NDArray[
     """
     if bins < 1:
         raise ValueError("bins must be at least 1")
-    s = _probabilities(scores, "scores")
+    s = as_probabilities(scores, "scores")
     y = _labels(y_true, "y_true", 2)
     _same_length(s, y, "scores and y_true")
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -372,7 +350,7 @@ def log_loss_sum(y_true: ArrayLike, p_pos: ArrayLike, eps: float = 1e-15) -> flo
     if not 0.0 < eps < 0.5:
         raise ValueError("eps must be in (0, 0.5)")
     y = _labels(y_true, "y_true", 2)
-    p = _probabilities(p_pos, "p_pos")
+    p = as_probabilities(p_pos, "p_pos")
     _same_length(y, p, "y_true and p_pos")
     p = np.clip(p, eps, 1.0 - eps)
     return float(-np.sum(np.where(y == 1, np.log(p), np.log1p(-p))))
@@ -436,8 +414,8 @@ def error_sums(y_true: ArrayLike, y_pred: ArrayLike) -> NDArray[np.float64]:
     return np.array(sums, dtype=np.float64)
 
 
-def _error_sums(sums: ArrayLike) -> NDArray[np.float64]:
-    s = _aggregates(sums, "sums", (N_ERROR_SUMS,), allow_inf=True)
+def as_error_sums(sums: ArrayLike) -> NDArray[np.float64]:
+    s = as_aggregates(sums, "sums", (N_ERROR_SUMS,), allow_inf=True)
     n, nonzero = s[0], s[4]
     if not (math.isfinite(n) and n == round(n) and nonzero == round(nonzero) and nonzero <= n):
         raise ValueError("sums must hold whole counts n >= count of y != 0 at [0] and [4]")
@@ -477,394 +455,10 @@ def regression_metrics(sums: ArrayLike) -> RegressionMetrics:
     >>> m.n, m.mae, m.mse, round(m.rmse, 6), round(m.mape, 6)
     (4, 0.875, 1.3125, 1.145644, 0.333333)
     """
-    s = _error_sums(sums)
+    s = as_error_sums(sums)
     n, nonzero = int(s[0]), s[4]
     mape = s[3] / nonzero if nonzero > 0 else math.nan
     if n == 0:
         return RegressionMetrics(0, math.nan, math.nan, math.nan, mape)
     mse = s[2] / n
     return RegressionMetrics(n, float(s[1] / n), float(mse), math.sqrt(mse), float(mape))
-
-
-# --- decay with confidence intervals ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DecayResult:
-    """How much worse a window is than the baseline, positive meaning worse.
-
-    ``interval`` is the confidence interval of ``decay``; ``significant`` is true when
-    its lower bound exceeds the tolerated decay, i.e. the window is worse than
-    ``baseline`` by more than ``tolerance`` beyond reasonable doubt.
-    """
-
-    decay: float
-    interval: tuple[float, float]
-    significant: bool
-
-
-def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion.
-
-    With ``p = successes / n`` and ``z`` the two-sided normal quantile, the bounds are
-    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``: the proportions the
-    score test does not reject. Unlike the Wald interval ``p -+ z sqrt(p(1-p)/n)`` it
-    stays inside [0, 1], is not empty at ``p = 0`` or 1, and covers close to
-    ``confidence`` even for small ``n``.
-
-    Parameters
-    ----------
-    successes : float
-        Number of successes, in ``[0, n]``.
-    n : float
-        Number of trials, ``>= 0``.
-    confidence : float, default 0.95
-        Confidence level, in (0, 1).
-
-    Returns
-    -------
-    tuple of float
-        ``(low, high)`` within [0, 1]; ``(0.0, 1.0)`` when ``n == 0``.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` is negative or non-finite, ``successes`` is outside ``[0, n]``, or
-        ``confidence`` is outside (0, 1).
-
-    Examples
-    --------
-    >>> tuple(round(b, 4) for b in wilson_interval(14, 20))
-    (0.481, 0.8545)
-    >>> tuple(round(b, 4) for b in wilson_interval(0, 20))
-    (0.0, 0.1611)
-    >>> wilson_interval(0, 0)
-    (0.0, 1.0)
-    """
-    z = _z(confidence)
-    if not (math.isfinite(n) and n >= 0):
-        raise ValueError("n must be finite and non-negative")
-    if not 0 <= successes <= n:
-        raise ValueError("successes must be between 0 and n")
-    if n == 0:
-        return (0.0, 1.0)
-    p, z2 = successes / n, z * z
-    scale = 1.0 + z2 / n
-    center = (p + z2 / (2 * n)) / scale
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / scale
-    low = 0.0 if successes == 0 else max(0.0, center - half)
-    high = 1.0 if successes == n else min(1.0, center + half)
-    return (low, high)
-
-
-def accuracy_decay(
-    baseline: float,
-    correct: float,
-    n: float,
-    *,
-    confidence: float = 0.95,
-    tolerance: float = 0.0,
-) -> DecayResult:
-    """Decay of a proportion metric (accuracy) with a Wilson interval.
-
-    ``decay = baseline - correct / n`` (positive: the window is worse) and its interval
-    ``(baseline - high, baseline - low)`` from :func:`wilson_interval`. The baseline is
-    taken as exact: it comes from a labelled reference much larger than a window; with
-    a small reference the interval is too narrow by the reference's own noise.
-
-    Parameters
-    ----------
-    baseline : float
-        Reference accuracy, in [0, 1].
-    correct, n : float
-        Correct predictions and events in the window (``confusion`` trace and total).
-    confidence : float, default 0.95
-        Confidence level of the interval, in (0, 1).
-    tolerance : float, default 0.0
-        Acceptable decay, ``>= 0``: ``significant`` when the interval's lower bound
-        exceeds it.
-
-    Returns
-    -------
-    DecayResult
-        For ``n == 0`` the decay is NaN, the interval ``(baseline - 1, baseline)`` and
-        ``significant`` False.
-
-    Raises
-    ------
-    ValueError
-        On a baseline outside [0, 1], invalid counts, confidence or tolerance.
-
-    Examples
-    --------
-    Accuracy 0.7 against a baseline of 0.9, tolerating 0.05: 20 labelled events cannot
-    tell, 5000 can.
-
-    >>> accuracy_decay(0.9, 14, 20, tolerance=0.05).significant
-    False
-    >>> result = accuracy_decay(0.9, 3500, 5000, tolerance=0.05)
-    >>> round(result.decay, 6), [round(b, 4) for b in result.interval], result.significant
-    (0.2, [0.1875, 0.2129], True)
-    """
-    if not 0.0 <= baseline <= 1.0:
-        raise ValueError("baseline must be in [0, 1]")
-    _check_tolerance(tolerance)
-    if not (math.isfinite(n) and n >= 0):
-        raise ValueError("n must be finite and non-negative")
-    if not 0 <= correct <= n:
-        raise ValueError("correct must be between 0 and n")
-    low, high = wilson_interval(correct, n, confidence)
-    decay = baseline - correct / n if n > 0 else math.nan
-    lower = baseline - high
-    return DecayResult(decay, (lower, baseline - low), n > 0 and lower > tolerance)
-
-
-def _mean_interval(
-    sum_: float, sum_sq: float, n: float, confidence: float
-) -> tuple[float, float, float]:
-    """Mean of per-event losses and its normal interval; infinite below two events."""
-    z = _z(confidence)
-    if not (math.isfinite(n) and n >= 0):
-        raise ValueError("n must be finite and non-negative")
-    if not (math.isfinite(sum_) and math.isfinite(sum_sq) and sum_sq >= 0):
-        raise ValueError("sum_ and sum_sq must be finite, sum_sq non-negative")
-    if n == 0:
-        return (math.nan, -math.inf, math.inf)
-    mean = sum_ / n
-    if n < 2:
-        return (mean, -math.inf, math.inf)
-    variance = max(0.0, (sum_sq - sum_ * mean) / (n - 1))  # rounding may go below 0
-    half = z * math.sqrt(variance / n)
-    return (mean, mean - half, mean + half)
-
-
-def mean_decay(
-    baseline: float,
-    sum_: float,
-    sum_sq: float,
-    n: float,
-    *,
-    confidence: float = 0.95,
-    tolerance: float = 0.0,
-    higher_is_worse: bool = True,
-) -> DecayResult:
-    """Decay of a mean of per-event losses (MAE, MSE, log-loss...) with a normal interval.
-
-    The window mean is ``m = sum_ / n`` with standard error ``s / sqrt(n)``, ``s^2`` the
-    sample variance ``(sum_sq - sum_^2 / n) / (n - 1)`` of the per-event losses, and the
-    interval ``m -+ z s / sqrt(n)`` (central limit theorem: fine for hundreds of events,
-    optimistic for a few dozen of heavy-tailed losses). Decay is signed so that positive
-    is always worse: ``m - baseline`` when ``higher_is_worse`` (errors), else
-    ``baseline - m`` (scores). For MAE pass ``sum |e|`` and ``sum e^2``; for MSE
-    ``sum e^2`` and ``sum e^4``. RMSE is not a mean: :func:`rmse_decay` takes the square
-    root of the MSE interval's bounds. The variance from two sums cancels when the
-    losses are nearly equal: the half-width is then off by up to about
-    ``mean * sqrt(2.2e-16 / n)``, far below any useful tolerance.
-
-    Parameters
-    ----------
-    baseline : float
-        Reference value of the mean, finite.
-    sum_, sum_sq : float
-        Sum of the per-event losses and of their squares over the window.
-    n : float
-        Number of events.
-    confidence : float, default 0.95
-        Confidence level, in (0, 1).
-    tolerance : float, default 0.0
-        Acceptable decay in the metric's units, ``>= 0``.
-    higher_is_worse : bool, default True
-        Direction of the metric.
-
-    Returns
-    -------
-    DecayResult
-        With ``n < 2`` there is no variance estimate: the interval is ``(-inf, inf)``
-        and ``significant`` False (the decay is NaN when ``n == 0``).
-
-    Raises
-    ------
-    ValueError
-        On non-finite arguments, a negative ``n`` or ``sum_sq``, or invalid confidence
-        or tolerance.
-
-    Examples
-    --------
-    Absolute errors of mean 1.2 and standard deviation 1 over 400 events, against a
-    reference MAE of 1.0:
-
-    >>> result = mean_decay(1.0, 480.0, 400 * 1.2**2 + 399, 400)
-    >>> round(result.decay, 6), [round(b, 4) for b in result.interval], result.significant
-    (0.2, [0.102, 0.298], True)
-    >>> mean_decay(1.0, 2.0, 4.0, 1).interval
-    (-inf, inf)
-    """
-    if not math.isfinite(baseline):
-        raise ValueError("baseline must be finite")
-    _check_tolerance(tolerance)
-    mean, low, high = _mean_interval(sum_, sum_sq, n, confidence)
-    sign = 1.0 if higher_is_worse else -1.0
-    decay = sign * (mean - baseline)
-    bounds = sorted((sign * (low - baseline), sign * (high - baseline)))
-    return DecayResult(decay, (bounds[0], bounds[1]), bounds[0] > tolerance)
-
-
-def rmse_decay(
-    baseline: float, sums: ArrayLike, *, confidence: float = 0.95, tolerance: float = 0.0
-) -> DecayResult:
-    """Decay of the RMSE, ``rmse - baseline``, from (merged) :func:`error_sums`.
-
-    The MSE is the mean of the per-event losses ``e^2``, so it gets the normal interval
-    of :func:`mean_decay` (from ``sum e^2`` and ``sum e^4``); RMSE is increasing in MSE,
-    so the RMSE interval is the square root of the MSE interval's bounds (the lower one
-    floored at 0), minus the baseline.
-
-    Parameters
-    ----------
-    baseline : float
-        Reference RMSE, ``>= 0``.
-    sums : array_like, shape (6,)
-        Output of :func:`error_sums`, summed over panes.
-    confidence : float, default 0.95
-        Confidence level, in (0, 1).
-    tolerance : float, default 0.0
-        Acceptable RMSE increase in the target's units, ``>= 0``.
-
-    Returns
-    -------
-    DecayResult
-        As :func:`mean_decay`: an infinite interval and not significant when ``n < 2``.
-
-    Raises
-    ------
-    ValueError
-        On a negative or non-finite baseline, invalid sums, confidence or tolerance.
-
-    Examples
-    --------
-    >>> sums = error_sums([0.0] * 4, [1.0, -1.0, 2.0, -2.0])
-    >>> result = rmse_decay(1.0, sums)
-    >>> round(result.decay, 6), [round(b, 4) for b in result.interval], result.significant
-    (0.581139, [-0.1041, 1.0488], False)
-    """
-    if not (math.isfinite(baseline) and baseline >= 0):
-        raise ValueError("baseline must be finite and non-negative")
-    _check_tolerance(tolerance)
-    s = _error_sums(sums)
-    if not np.isfinite(s[[2, 5]]).all():  # an absurd error overflowed: no usable interval
-        return DecayResult(math.sqrt(s[2] / s[0]) - baseline, (-math.inf, math.inf), False)
-    mse, low, high = _mean_interval(float(s[2]), float(s[5]), float(s[0]), confidence)
-    decay = math.sqrt(mse) - baseline if s[0] > 0 else math.nan
-    lower = math.sqrt(max(low, 0.0)) - baseline if math.isfinite(low) else -math.inf
-    return DecayResult(decay, (lower, math.sqrt(high) - baseline), lower > tolerance)
-
-
-# --- label-free estimate ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedMetrics:
-    """Metrics a calibrated binary classifier expects; see :func:`expected_classification`."""
-
-    n: int
-    accuracy: float
-    precision: float
-    recall: float
-    f1: float
-
-
-def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5) -> NDArray[np.float64]:
-    """Additive sums for estimating a binary classifier's performance without labels.
-
-    If the scores are calibrated, ``P(y = 1 | score) = p``, an event predicted positive
-    (``p >= threshold``) is a true positive with probability ``p`` and a false positive
-    with probability ``1 - p``; one predicted negative is a false negative with
-    probability ``p``. Summing these gives the expected confusion counts.
-
-    Parameters
-    ----------
-    p_pos : array_like of float, shape (n,)
-        Predicted probability of class 1, in [0, 1].
-    threshold : float, default 0.5
-        Decision threshold in [0, 1]; ``p >= threshold`` predicts class 1.
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (6,)
-        ``[n, sum of the predicted class's probability, expected TP, expected FP,
-        expected FN, expected TN]``, i.e. ``[n, sum(where(p >= t, p, 1 - p)),
-        sum(p; p >= t), sum(1 - p; p >= t), sum(p; p < t), sum(1 - p; p < t)]``.
-        Sums of panes merge by addition.
-
-    Raises
-    ------
-    ValueError
-        If ``p_pos`` is not 1-D in [0, 1] or ``threshold`` is outside [0, 1].
-
-    Examples
-    --------
-    >>> expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]).tolist()
-    [4.0, 2.8, 2.0, 1.0, 0.2, 0.8]
-    """
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError("threshold must be in [0, 1]")
-    p = _probabilities(p_pos, "p_pos")
-    positive = p >= threshold
-    tp, fp = p[positive].sum(), (1.0 - p[positive]).sum()
-    fn, tn = p[~positive].sum(), (1.0 - p[~positive]).sum()
-    return np.array([p.size, tp + tn, tp, fp, fn, tn], dtype=np.float64)
-
-
-def expected_classification(aggregates: ArrayLike) -> ExpectedMetrics:
-    """Expected accuracy, precision, recall and F1 of a calibrated binary classifier.
-
-    From (merged) :func:`expected_accuracy_aggregates`: ``accuracy = sum of the
-    predicted class's probability / n`` and precision, recall and F1 as in
-    :func:`classification_metrics` on the expected confusion counts (ratios of
-    expectations, which the window's realized metrics approach as it grows; 0.0 on a
-    zero denominator). This is the confidence-based estimate (as NannyML's CBPE): it
-    needs no labels, so it reports long before outcomes arrive.
-
-    It is only as good as its assumption ``P(y = 1 | score) = score``:
-
-    - *Miscalibration* (true or arising after a retrain) biases it directly: the
-      estimate follows the scores, not the outcomes.
-    - *Concept drift*, where ``P(y | x)`` changes while the inputs and hence the scores
-      do not, is invisible: the estimate stays at the baseline while the real accuracy
-      falls. Only labelled metrics (:func:`accuracy_decay`) can see it.
-    - *Prior shift* (more or fewer positives, ``P(x | y)`` unchanged) is partly visible:
-      the score distribution moves and the estimate follows, but the scores are no
-      longer calibrated for the new prior, so the estimate is biased.
-
-    Parameters
-    ----------
-    aggregates : array_like, shape (6,)
-        Output of :func:`expected_accuracy_aggregates`, summed over panes.
-
-    Returns
-    -------
-    ExpectedMetrics
-        All metrics NaN when ``n == 0``.
-
-    Raises
-    ------
-    ValueError
-        If ``aggregates`` has the wrong shape, a negative or non-finite entry, or a
-        fractional ``n``.
-
-    Examples
-    --------
-    >>> m = expected_classification(expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]))
-    >>> m.n, m.accuracy, round(m.precision, 6), round(m.recall, 6), round(m.f1, 6)
-    (4, 0.7, 0.666667, 0.909091, 0.769231)
-    """
-    a = _aggregates(aggregates, "aggregates", (N_EXPECTED_AGGREGATES,))
-    if a[0] != round(a[0]):
-        raise ValueError("aggregates must hold a whole count n at [0]")
-    n = int(a[0])
-    if n == 0:
-        return ExpectedMetrics(0, math.nan, math.nan, math.nan, math.nan)
-    tp, fp, fn = a[2:3], a[3:4], a[4:5]
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    return ExpectedMetrics(n, float(a[1] / n), float(precision[0]), float(recall[0]), float(f1[0]))

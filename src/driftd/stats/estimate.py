@@ -1,0 +1,124 @@
+"""Label-free performance estimate for probabilistic binary classifiers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from driftd.stats.performance import as_aggregates, as_probabilities, safe_ratio
+
+__all__ = ["N_EXPECTED_AGGREGATES", "ExpectedMetrics", "expected_accuracy_aggregates",
+           "expected_classification"]
+
+N_EXPECTED_AGGREGATES = 6  # length of the expected_accuracy_aggregates vector
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedMetrics:
+    """Metrics a calibrated binary classifier expects; see :func:`expected_classification`."""
+
+    n: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+
+
+def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5) -> NDArray[np.float64]:
+    """Additive sums for estimating a binary classifier's performance without labels.
+
+    If the scores are calibrated, ``P(y = 1 | score) = p``, an event predicted positive
+    (``p >= threshold``) is a true positive with probability ``p`` and a false positive
+    with probability ``1 - p``; one predicted negative is a false negative with
+    probability ``p``. Summing these gives the expected confusion counts.
+
+    Parameters
+    ----------
+    p_pos : array_like of float, shape (n,)
+        Predicted probability of class 1, in [0, 1].
+    threshold : float, default 0.5
+        Decision threshold in [0, 1]; ``p >= threshold`` predicts class 1.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (6,)
+        ``[n, sum of the predicted class's probability, expected TP, expected FP,
+        expected FN, expected TN]``, i.e. ``[n, sum(where(p >= t, p, 1 - p)),
+        sum(p; p >= t), sum(1 - p; p >= t), sum(p; p < t), sum(1 - p; p < t)]``.
+        Sums of panes merge by addition.
+
+    Raises
+    ------
+    ValueError
+        If ``p_pos`` is not 1-D in [0, 1] or ``threshold`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]).tolist()
+    [4.0, 2.8, 2.0, 1.0, 0.2, 0.8]
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("threshold must be in [0, 1]")
+    p = as_probabilities(p_pos, "p_pos")
+    positive = p >= threshold
+    tp, fp = p[positive].sum(), (1.0 - p[positive]).sum()
+    fn, tn = p[~positive].sum(), (1.0 - p[~positive]).sum()
+    return np.array([p.size, tp + tn, tp, fp, fn, tn], dtype=np.float64)
+
+
+def expected_classification(aggregates: ArrayLike) -> ExpectedMetrics:
+    """Expected accuracy, precision, recall and F1 of a calibrated binary classifier.
+
+    From (merged) :func:`expected_accuracy_aggregates`: ``accuracy = sum of the
+    predicted class's probability / n`` and precision, recall and F1 as in
+    :func:`classification_metrics` on the expected confusion counts (ratios of
+    expectations, which the window's realized metrics approach as it grows; 0.0 on a
+    zero denominator). This is the confidence-based estimate (as NannyML's CBPE): it
+    needs no labels, so it reports long before outcomes arrive.
+
+    It is only as good as its assumption ``P(y = 1 | score) = score``:
+
+    - *Miscalibration* (true or arising after a retrain) biases it directly: the
+      estimate follows the scores, not the outcomes.
+    - *Concept drift*, where ``P(y | x)`` changes while the inputs and hence the scores
+      do not, is invisible: the estimate stays at the baseline while the real accuracy
+      falls. Only labelled metrics (:func:`accuracy_decay`) can see it.
+    - *Prior shift* (more or fewer positives, ``P(x | y)`` unchanged) is partly visible:
+      the score distribution moves and the estimate follows, but the scores are no
+      longer calibrated for the new prior, so the estimate is biased.
+
+    Parameters
+    ----------
+    aggregates : array_like, shape (6,)
+        Output of :func:`expected_accuracy_aggregates`, summed over panes.
+
+    Returns
+    -------
+    ExpectedMetrics
+        All metrics NaN when ``n == 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``aggregates`` has the wrong shape, a negative or non-finite entry, or a
+        fractional ``n``.
+
+    Examples
+    --------
+    >>> m = expected_classification(expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]))
+    >>> m.n, m.accuracy, round(m.precision, 6), round(m.recall, 6), round(m.f1, 6)
+    (4, 0.7, 0.666667, 0.909091, 0.769231)
+    """
+    a = as_aggregates(aggregates, "aggregates", (N_EXPECTED_AGGREGATES,))
+    if a[0] != round(a[0]):
+        raise ValueError("aggregates must hold a whole count n at [0]")
+    n = int(a[0])
+    if n == 0:
+        return ExpectedMetrics(0, math.nan, math.nan, math.nan, math.nan)
+    tp, fp, fn = a[2:3], a[3:4], a[4:5]
+    precision, recall = safe_ratio(tp, tp + fp), safe_ratio(tp, tp + fn)
+    f1 = safe_ratio(2 * tp, 2 * tp + fp + fn)
+    return ExpectedMetrics(n, float(a[1] / n), float(precision[0]), float(recall[0]), float(f1[0]))
