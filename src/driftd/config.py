@@ -191,6 +191,47 @@ class TimeWindowConfig(_Frozen):
 WindowConfig = Annotated[CountWindowConfig | TimeWindowConfig, Field(discriminator="type")]
 
 
+PERFORMANCE_METRICS = {
+    "binary": ("accuracy", "precision", "recall", "f1", "auc", "log_loss"),
+    "regression": ("mae", "rmse", "mape"),
+}
+
+
+class PerformanceConfig(_Frozen):
+    """Model performance from delayed outcomes joined to predictions by id.
+
+    ``binary``: the prediction column is the positive-class score in [0, 1], predicted
+    positive when ``>= threshold``; the label is positive when it equals
+    ``positive_label`` (labels are read as categories: 1, "1" and 1.0 are all "1").
+    ``regression``: prediction and label are numbers.
+    """
+
+    task: Literal["binary", "regression"]
+    prediction: str = Field(min_length=1, description="name of the role-prediction column")
+    label: str = Field(min_length=1, description="name of the role-label column")
+    positive_label: str = "1"
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    label_ttl_seconds: float = Field(
+        default=86_400.0, gt=0, description="How long a prediction waits for its outcome.")
+    orphan_ttl_seconds: float = Field(
+        default=300.0, gt=0, description="How long an outcome waits for its prediction.")
+    max_pending: int = Field(default=5_000_000, ge=1)
+    score_bins: int = Field(default=100, ge=10, le=10_000)
+    baseline: dict[str, float] = Field(default_factory=dict)
+    tolerance: dict[str, float] = Field(default_factory=dict)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _metrics_are_known(self) -> PerformanceConfig:
+        known = PERFORMANCE_METRICS[self.task]
+        for field_name in ("baseline", "tolerance"):
+            unknown = sorted(set(getattr(self, field_name)) - set(known))
+            if unknown:
+                raise ValueError(f"{field_name} has metrics {unknown} unknown for task "
+                                 f"{self.task!r} (known: {', '.join(known)})")
+        return self
+
+
 class ModelConfig(_Frozen):
     """One monitored model: its reference profile, columns, windows and tests."""
 
@@ -206,6 +247,7 @@ class ModelConfig(_Frozen):
         description="Non-finite numbers count as missing values (default) or make the "
         "event invalid (reason non_finite).",
     )
+    performance: PerformanceConfig | None = None
 
     @field_validator("columns")
     @classmethod
@@ -224,6 +266,22 @@ class ModelConfig(_Frozen):
     ) -> tuple[CountWindowConfig | TimeWindowConfig, ...]:
         _require_unique("window", [w.name for w in windows])
         return windows
+
+    @model_validator(mode="after")
+    def _performance_columns_exist(self) -> ModelConfig:
+        perf = self.performance
+        if perf is None:
+            return self
+        columns = {c.name: c for c in self.columns}
+        prediction, label = columns.get(perf.prediction), columns.get(perf.label)
+        if prediction is None or prediction.role != "prediction" or prediction.kind != "numeric":
+            raise ValueError(f"performance.prediction: {perf.prediction!r} must be a numeric "
+                             "column with role prediction")
+        wanted = "categorical" if perf.task == "binary" else "numeric"
+        if label is None or label.role != "label" or label.kind != wanted:
+            raise ValueError(f"performance.label: {perf.label!r} must be a {wanted} column "
+                             f"with role label for task {perf.task!r}")
+        return self
 
     @property
     def monitored_columns(self) -> tuple[ColumnConfig, ...]:

@@ -12,6 +12,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# Upper bounds (seconds) of the label delay histogram: a second to a week.
+LABEL_DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 43_200.0, 86_400.0,
+                       259_200.0, 604_800.0)
 # Upper bounds (seconds) of the batch processing time histogram.
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -28,6 +31,8 @@ class TelemetrySnapshot:
     batch_buckets: tuple[int, ...] = ()  # cumulative counts per BATCH_SECONDS_BUCKETS, +Inf
     batch_seconds_sum: float = 0.0
     source_up: Mapping[str, bool] = field(default_factory=dict)
+    join: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (counter, model)
+    label_delay: Mapping[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)
 
 
 class Telemetry:
@@ -45,6 +50,8 @@ class Telemetry:
         self._batch_counts = [0] * (len(BATCH_SECONDS_BUCKETS) + 1)
         self._batch_sum = 0.0
         self._source_up: dict[str, bool] = {}
+        self._join: Counter[tuple[str, str]] = Counter()
+        self._delay: dict[str, tuple[list[int], list[float]]] = {}
 
     def count_events(self, stream: str, model: str, count: int) -> None:
         with self._lock:
@@ -85,6 +92,20 @@ class Telemetry:
             self._batch_counts[slot] += 1
             self._batch_sum += seconds
 
+    def count_join(self, counter: str, model: str, count: int) -> None:
+        """Label-join counters: labels_matched, predictions_expired, outcomes_orphaned..."""
+        with self._lock:
+            self._join[(counter, model)] += count
+
+    def observe_label_delay(self, model: str, seconds: float) -> None:
+        slot = next((i for i, bound in enumerate(LABEL_DELAY_BUCKETS) if seconds <= bound),
+                    len(LABEL_DELAY_BUCKETS))
+        with self._lock:
+            counts, total = self._delay.setdefault(
+                model, ([0] * (len(LABEL_DELAY_BUCKETS) + 1), [0.0]))
+            counts[slot] += 1
+            total[0] += seconds
+
     def set_source_up(self, source: str, up: bool) -> None:
         with self._lock:
             self._source_up[source] = up
@@ -102,4 +123,7 @@ class Telemetry:
                 batch_buckets=tuple(itertools.accumulate(self._batch_counts)),
                 batch_seconds_sum=self._batch_sum,
                 source_up=dict(self._source_up),
+                join=dict(self._join),
+                label_delay={model: (tuple(itertools.accumulate(counts)), total[0])
+                             for model, (counts, total) in self._delay.items()},
             )

@@ -67,8 +67,11 @@ class Evaluator:
                          stats, flags)
             for ref, stats, flags in zip(self._references, statistics, drift, strict=True)
         )
+        perf = self.layout.performance
+        performance = (perf.evaluate(pane.tails[perf.offset:perf.offset + perf.size])
+                       if perf is not None else None)
         return WindowResult(self.model.name, self.model.version, self.layout.profile.version,
-                            window, pane.events, start, end, columns)
+                            window, pane.events, start, end, columns, performance)
 
     def _column_statistics(self, ref: _Reference, pane: Pane) -> dict[str, float]:
         slots, prepared = ref.slots, ref.prepared

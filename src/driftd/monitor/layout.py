@@ -16,8 +16,9 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from driftd.config import ColumnConfig
+from driftd.config import ColumnConfig, PerformanceConfig
 from driftd.events import ModelBatch
+from driftd.monitor.performance import PerformanceSlots
 from driftd.reference.profile import CategoricalProfile, NumericProfile, Profile, ProfileError
 from driftd.stats.grid import grid_buckets
 from driftd.windows.panes import Encoded
@@ -95,9 +96,11 @@ ColumnSlots = NumericSlots | CategoricalSlots
 
 
 class Layout:
-    """Slot layout of a model's monitored columns on its profile."""
+    """Slot layout of a model's monitored columns on its profile; with ``performance``,
+    the float vector also holds the model's performance sums after the tail sums."""
 
-    def __init__(self, columns: Sequence[ColumnConfig], profile: Profile) -> None:
+    def __init__(self, columns: Sequence[ColumnConfig], profile: Profile,
+                 performance: PerformanceConfig | None = None) -> None:
         self.profile = profile
         slots: list[ColumnSlots] = []
         offset = tail = 0
@@ -114,7 +117,10 @@ class Layout:
                 raise ProfileError(_mismatch(column, spec, profile))
             offset += slots[-1].size
         self.columns: tuple[ColumnSlots, ...] = tuple(slots)
-        self.size, self.tail_size = offset, tail
+        self.performance = (PerformanceSlots(performance, tail)
+                            if performance is not None else None)
+        self.size = offset
+        self.tail_size = tail + (self.performance.size if self.performance else 0)
 
     def encode(self, batch: ModelBatch) -> Encoded:
         """Map every (column, event) of ``batch`` to its slot."""
@@ -128,6 +134,10 @@ class Layout:
                 tails[:, column.tail:column.tail + 2] = column.tails(values)
             else:
                 slots[i] = column.encode(batch.categorical[column.column.name])
+        perf = self.performance
+        if perf is not None:
+            scores = batch.numeric[perf.config.prediction]
+            tails[:, perf.offset:perf.offset + perf.size] = perf.prediction_rows(scores)
         return Encoded(slots, tails, batch.timestamps)
 
 

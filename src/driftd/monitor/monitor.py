@@ -11,6 +11,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from driftd.config import CountWindowConfig, ModelConfig, TimeWindowConfig
 from driftd.events import ModelBatch
 from driftd.monitor.evaluate import Evaluator
@@ -37,7 +39,7 @@ class ModelMonitor:
 
     def __init__(self, config: ModelConfig, profile: Profile, telemetry: Telemetry) -> None:
         self.config = config
-        self.layout = Layout(config.columns, profile)
+        self.layout = Layout(config.columns, profile, config.performance)
         self.evaluator = Evaluator(config, self.layout)
         self._telemetry = telemetry
         self._lock = threading.Lock()
@@ -56,6 +58,18 @@ class ModelMonitor:
                         self._telemetry.count_late(self.config.name, name, late)
                 else:
                     window.add(encoded)
+
+    def add_outcomes(self, prediction_ts: np.ndarray, predicted: np.ndarray,
+                     actual: np.ndarray, delays: np.ndarray) -> int:
+        """Add joined outcomes to the time-window panes of their predictions' event
+        times; returns how many found no pane (prediction older than every window)."""
+        perf = self.layout.performance
+        if perf is None or not len(prediction_ts):
+            return 0
+        rows = perf.outcome_rows(predicted, actual, delays)
+        with self._lock:
+            gone = [w.add_floats(prediction_ts, rows, perf.offset) for w in self._time_windows()]
+        return max(gone, default=0)
 
     def expect(self, keys: list[str], now: float) -> None:
         with self._lock:

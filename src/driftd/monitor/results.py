@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from driftd.monitor.performance import PerformanceResult
+
 # Statistic keys a ColumnResult may carry (absent when not applicable to the column).
 STATISTICS = (
     "psi",
@@ -56,6 +58,7 @@ class WindowResult:
     start: float | None = None
     end: float | None = None
     columns: tuple[ColumnResult, ...] = ()
+    performance: PerformanceResult | None = None
 
     def column(self, name: str) -> ColumnResult:
         for result in self.columns:
@@ -92,9 +95,16 @@ def published_to_json(published: Published | None) -> dict[str, Any]:
     """A JSON-ready copy of a ``Published`` (non-finite numbers become null)."""
     if published is None:
         return {"evaluated_at": None, "windows": []}
-    raw = asdict(published)
-    for window in raw["windows"]:
-        for column in window["columns"]:
-            column["statistics"] = {k: (v if math.isfinite(v) else None)
-                                    for k, v in column["statistics"].items()}
-    return raw
+    finite: dict[str, Any] = _finite(asdict(published))
+    return finite
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

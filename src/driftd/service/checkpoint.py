@@ -41,7 +41,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pending (model TEXT, id INTEGER, ts REAL, value REAL, "
     "deadline REAL, PRIMARY KEY (model, id)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS pending_deadline ON pending (deadline)",
+    "CREATE TABLE IF NOT EXISTS orphans (model TEXT, id INTEGER, ts REAL, value REAL, "
+    "deadline REAL, PRIMARY KEY (model, id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS orphans_deadline ON orphans (deadline)",
 )
+_TABLES = ("pending", "orphans")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,8 @@ class CheckpointStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
         # What the database holds: the pane object and version last written per key.
         self._written: dict[_PaneKey, tuple[Pane | None, int]] = {}
         try:
@@ -126,9 +131,16 @@ class CheckpointStore:
         self._written = {key: (pane, pane.version) for key, pane in panes.items()}
         return Checkpoint(float(row[0]), offset_map, models)
 
-    def pending(self, *, capacity: int) -> PendingStore:
-        """The store of predictions waiting for their outcome, in this database."""
-        return PendingStore(self._db, capacity=capacity)
+    def commit(self) -> None:
+        """Commit the label-join stores' open transaction without a checkpoint (used
+        when there is no checkpoint file, only an in-memory database)."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    def pending(self, *, capacity: int, table: str = "pending") -> PendingStore:
+        """Predictions waiting for their outcome (``table="orphans"``: outcomes waiting
+        for their prediction), in this database."""
+        return PendingStore(self._db, capacity=capacity, table=table)
 
     def close(self) -> None:
         if self._db.in_transaction:  # work after the last checkpoint is not kept
@@ -155,13 +167,16 @@ class PendingStore:
     length; at five million pending ids a collision has a chance of about 1e-6.
     """
 
-    def __init__(self, db: sqlite3.Connection, *, capacity: int) -> None:
+    def __init__(self, db: sqlite3.Connection, *, capacity: int,
+                 table: str = "pending") -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
-        self._db, self.capacity = db, capacity
+        if table not in _TABLES:
+            raise ValueError(f"table must be one of {_TABLES}")
+        self._db, self.capacity, self._table = db, capacity, table
         self._db.execute("CREATE TEMP TABLE IF NOT EXISTS lookup (position INTEGER, "
                          "model TEXT, id INTEGER, PRIMARY KEY (model, id))")
-        self._size = int(self._db.execute("SELECT count(*) FROM pending").fetchone()[0])
+        self._size = int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def __len__(self) -> int:
         return self._size
@@ -178,14 +193,14 @@ class PendingStore:
         known = self._load_lookup(model, ids)
         rows = zip(repeat(model), map(id_hash, ids), ts.tolist(), value.tolist(),
                    deadline.tolist(), strict=False)
-        self._db.executemany("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)", rows)
+        self._db.executemany(f"INSERT OR REPLACE INTO {self._table} VALUES (?, ?, ?, ?, ?)", rows)
         unique = int(self._db.execute("SELECT count(*) FROM temp.lookup").fetchone()[0])
         self._size += unique - known
         overflow = self._size - self.capacity
         if overflow <= 0:
             return 0
-        self._db.execute("DELETE FROM pending WHERE (model, id) IN (SELECT model, id "
-                         "FROM pending ORDER BY deadline LIMIT ?)", (overflow,))
+        self._db.execute(f"DELETE FROM {self._table} WHERE (model, id) IN (SELECT model, id "
+                         f"FROM {self._table} ORDER BY deadline LIMIT ?)", (overflow,))
         self._size -= overflow
         return overflow
 
@@ -196,7 +211,7 @@ class PendingStore:
                              zip(range(len(ids)), repeat(model), map(id_hash, ids),
                                  strict=False))
         return int(self._db.execute(
-            "SELECT count(*) FROM temp.lookup l JOIN pending p "
+            f"SELECT count(*) FROM temp.lookup l JOIN {self._table} p "
             "ON p.model = l.model AND p.id = l.id").fetchone()[0])
 
     def match(self, model: str, ids: Sequence[str]) -> Matched:
@@ -204,9 +219,9 @@ class PendingStore:
         self._begin()
         self._load_lookup(model, ids)
         found = self._db.execute(
-            "SELECT l.position, p.ts, p.value FROM temp.lookup l JOIN pending p "
+            f"SELECT l.position, p.ts, p.value FROM temp.lookup l JOIN {self._table} p "
             "ON p.model = l.model AND p.id = l.id").fetchall()
-        self._db.execute("DELETE FROM pending WHERE (model, id) IN "
+        self._db.execute(f"DELETE FROM {self._table} WHERE (model, id) IN "
                          "(SELECT model, id FROM temp.lookup)")
         self._size -= len(found)
         array = np.array(found, dtype=np.float64).reshape(-1, 3)
@@ -215,8 +230,8 @@ class PendingStore:
     def expire(self, model: str, now: float) -> int:
         """Drop predictions whose outcome did not come before their deadline."""
         self._begin()
-        cursor = self._db.execute("DELETE FROM pending WHERE model = ? AND deadline < ?",
-                                  (model, now))
+        cursor = self._db.execute(
+            f"DELETE FROM {self._table} WHERE model = ? AND deadline < ?", (model, now))
         self._size -= cursor.rowcount
         return int(cursor.rowcount)
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from driftd import __version__
@@ -25,6 +26,7 @@ from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import Checkpoint, CheckpointStore
 from driftd.service.health import Health
+from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
 from driftd.service.scheduler import Scheduler
 from driftd.sinks.http import HttpServer
@@ -85,8 +87,14 @@ class Daemon:
         self.board = ResultBoard()
         self.monitor = Monitor(config.models, profiles, self.telemetry)
         self.health = Health(["sources"] + (["broker"] if self._extras.probe else []))
+        # The label join keeps its stores in the checkpoint database (in memory without one).
+        self._join_store = self._extras.store
+        if self._join_store is None and any(m.performance for m in config.models):
+            self._join_store = CheckpointStore(Path(":memory:"))
+        self.labels = (LabelJoin(config.models, self.monitor, self._join_store, self.telemetry)
+                       if self._join_store is not None else None)
         self._pipeline = Pipeline(build_decoders(config), self.monitor, self.telemetry,
-                                  RejectionLog(clock), self._extras.dead_letters)
+                                  RejectionLog(clock), self._extras.dead_letters, self.labels)
         references = {name: {"reference": p.version, "rows": str(p.rows)}
                       for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}
@@ -197,6 +205,8 @@ class Daemon:
             lag.update(source.lag())
         self.telemetry.set_lag(lag)
         if self._clock() >= self._next_checkpoint:
+            if self.labels is not None:
+                self.labels.expire(self._clock())
             self.checkpoint()
         self._check_broker()
 
@@ -226,9 +236,11 @@ class Daemon:
             self._offsets.update(source.positions())
         store = self._extras.store
         if store is not None:
-            size = store.save(Checkpoint(now, dict(self._offsets), self.monitor.state()))
+            written = store.save(Checkpoint(now, dict(self._offsets), self.monitor.state()))
             self.telemetry.mark_checkpoint(now)
-            logger.debug("checkpoint written: %d bytes of state", size)
+            logger.debug("checkpoint written: %d panes rewritten", written)
+        elif self._join_store is not None:
+            self._join_store.commit()  # in memory: only bounds its journal
         for source in self._offset_sources:
             source.commit(self._offsets, wait=wait_for_commit)
 
@@ -247,8 +259,8 @@ class Daemon:
         steps.append(("closing the sources", self._close_sources))
         if self._extras.dead_letters is not None:
             steps.append(("closing the dead-letter producer", self._extras.dead_letters.close))
-        if self._extras.store is not None:
-            steps.append(("closing the checkpoint store", self._extras.store.close))
+        if self._join_store is not None:
+            steps.append(("closing the checkpoint store", self._join_store.close))
         steps.append(("stopping the HTTP server", self.http.stop))
         for name, step in steps:
             logger.info("shutdown: %s", name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from driftd.config import Config, DemoSourceConfig, ModelConfig, parse_config
 from driftd.reference.build import build_profile
 from driftd.reference.profile import Profile
@@ -21,6 +23,8 @@ def demo_config(
     columns += [{"name": n, "kind": "categorical"} for n in CATEGORICAL]
     columns += [{"name": "score", "kind": "numeric", "role": "prediction"},
                 {"name": "label", "kind": "categorical", "role": "label"}]
+    reference = DemoGenerator(seed=seed + 1_000_003).rows(REFERENCE_ROWS, drifted=False)
+    baseline = float(np.mean((reference.score >= 0.5) == (reference.label == 1)))
     raw = {
         "models": [{
             "name": "demo", "version": "1", "reference": "<built-in demo reference>",
@@ -28,6 +32,9 @@ def demo_config(
             "windows": [{"name": "last-5k", "type": "count", "size": 5000, "step": 1000},
                         {"name": "1m", "type": "time", "duration_seconds": 60,
                          "slide_seconds": 10, "allowed_lateness_seconds": 2}],
+            "performance": {"task": "binary", "prediction": "score", "label": "label",
+                            "label_ttl_seconds": 600, "baseline": {"accuracy": baseline},
+                            "tolerance": {"accuracy": 0.02}},
         }],
         "sources": [{"type": "demo", "model": "demo", "events_per_second": events_per_second,
                      "drift_after_seconds": drift_after_seconds, "seed": seed}],

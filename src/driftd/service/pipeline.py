@@ -10,6 +10,7 @@ from typing import Protocol
 from driftd.config import Config, JsonlSourceConfig, KafkaSourceConfig
 from driftd.events import Decoder, Rejection
 from driftd.monitor.monitor import Monitor
+from driftd.service.labels import LabelJoin
 from driftd.sources.base import RawBatch
 from driftd.telemetry import Telemetry
 
@@ -74,10 +75,12 @@ class Pipeline:
     """Decoder -> telemetry, rejection log and dead letters -> monitor, per raw batch."""
 
     def __init__(self, decoders: Mapping[str, Decoder], monitor: Monitor, telemetry: Telemetry,
-                 rejection_log: RejectionLog, dead_letters: DeadLetterSink | None = None) -> None:
+                 rejection_log: RejectionLog, dead_letters: DeadLetterSink | None = None,
+                 labels: LabelJoin | None = None) -> None:
         self._decoders, self._monitor = dict(decoders), monitor
         self._telemetry, self._log = telemetry, rejection_log
         self._dead_letters = dead_letters
+        self._labels = labels if labels else None
 
     def ingest(self, raw: RawBatch, now: float) -> int:
         """Process one raw batch; returns the number of valid events."""
@@ -92,4 +95,9 @@ class Pipeline:
             if self._dead_letters is not None:
                 self._dead_letters.send(decoded.rejections)
         self._monitor.ingest(raw.stream, decoded.models, raw.partition or raw.key, now)
+        if self._labels is not None:
+            if raw.stream == "outcomes":
+                self._labels.outcomes(decoded.models, now)
+            elif raw.stream == "predictions":
+                self._labels.predictions(decoded.models, now)
         return sum(len(batch) for batch in decoded.models.values())

@@ -22,8 +22,14 @@ from prometheus_client.core import (
     Metric,
 )
 
+from driftd.monitor.performance import PerformanceResult
 from driftd.monitor.results import ColumnResult, ResultBoard, WindowResult
-from driftd.telemetry import BATCH_SECONDS_BUCKETS, Telemetry, TelemetrySnapshot
+from driftd.telemetry import (
+    BATCH_SECONDS_BUCKETS,
+    LABEL_DELAY_BUCKETS,
+    Telemetry,
+    TelemetrySnapshot,
+)
 
 COLUMN_LABELS = ("model", "model_version", "column", "role", "window", "reference")
 WINDOW_LABELS = ("model", "model_version", "window", "reference")
@@ -131,6 +137,58 @@ CHECKPOINT = FamilySpec(
     "driftd_checkpoint_timestamp_seconds", "gauge",
     "When the last checkpoint was written as a Unix timestamp (seconds).",
 )
+PERFORMANCE_LABELS = (*WINDOW_LABELS, "metric")
+PERFORMANCE = FamilySpec(
+    "driftd_performance", "gauge",
+    "Model performance in the window from joined outcomes, by metric (accuracy, f1, auc, "
+    "log_loss, mae, rmse, mape; ratios or the label's units).", PERFORMANCE_LABELS,
+)
+PERFORMANCE_ESTIMATED = FamilySpec(
+    "driftd_performance_estimated", "gauge",
+    "Label-free estimate of performance from the window's prediction scores, assuming "
+    "calibrated scores (ratio, 0 to 1).", PERFORMANCE_LABELS,
+)
+PERFORMANCE_BASELINE = FamilySpec(
+    "driftd_performance_baseline", "gauge",
+    "The configured baseline of the metric.", PERFORMANCE_LABELS,
+)
+PERFORMANCE_DECAY = FamilySpec(
+    "driftd_performance_decay", "gauge",
+    "How much worse than the baseline the window is (positive = worse), by metric.",
+    PERFORMANCE_LABELS,
+)
+PERFORMANCE_DECAY_LOWER = FamilySpec(
+    "driftd_performance_decay_lower", "gauge",
+    "Lower bound of the decay's confidence interval.", PERFORMANCE_LABELS,
+)
+PERFORMANCE_DECAY_UPPER = FamilySpec(
+    "driftd_performance_decay_upper", "gauge",
+    "Upper bound of the decay's confidence interval.", PERFORMANCE_LABELS,
+)
+PERFORMANCE_DECAY_DETECTED = FamilySpec(
+    "driftd_performance_decay_detected", "gauge",
+    "1 when the whole decay interval exceeds the tolerated decay, else 0.",
+    PERFORMANCE_LABELS,
+)
+LABEL_COVERAGE = FamilySpec(
+    "driftd_label_coverage", "gauge",
+    "Share of the window's predictions whose outcome has been joined (ratio, 0 to 1).",
+    WINDOW_LABELS,
+)
+JOIN_COUNTERS = {
+    name: FamilySpec(f"driftd_{name}", "counter", text, ("model",))
+    for name, text in (
+        ("labels_matched", "Outcomes joined to their prediction (events)."),
+        ("predictions_expired", "Predictions whose outcome did not arrive within "
+                                "label_ttl_seconds (events)."),
+        ("outcomes_orphaned", "Outcomes whose prediction did not arrive within "
+                              "orphan_ttl_seconds (events)."),
+        ("predictions_evicted", "Predictions dropped to keep the pending store within "
+                                "max_pending (events)."),
+        ("labels_outside_windows", "Joined outcomes whose prediction is older than every "
+                                   "time window (events)."),
+    )
+}
 CONSUMER_LAG = FamilySpec(
     "driftd_consumer_lag", "gauge",
     "Records in the partition not yet processed by driftd (records).", ("topic", "partition"),
@@ -150,7 +208,10 @@ BUILD_INFO = FamilySpec(
 FAMILIES: tuple[FamilySpec, ...] = (
     *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
     MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
-    CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO,
+    CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, PERFORMANCE,
+    PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,
+    PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE,
+    *JOIN_COUNTERS.values(),
 )
 
 
@@ -209,6 +270,7 @@ def render(registry: CollectorRegistry) -> tuple[bytes, str]:
 
 def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
     statistics = {key: family.new() for key, family in STATISTIC_FAMILIES.items()}
+    performance = {spec.name: spec.new() for spec in _PERFORMANCE_FAMILIES}
     drift, events, start, end, drifted = (
         family.new() for family in (DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
                                     MODEL_DRIFT_COLUMNS)
@@ -221,6 +283,8 @@ def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
         if window.end is not None:
             end.add_metric(window_labels, window.end)
         drifted.add_metric(window_labels, float(sum(c.drifted for c in window.columns)))
+        if window.performance is not None:
+            _add_performance(performance, window_labels, window.performance)
         for column in window.columns:
             labels = _column_labels(window, column)
             for key, value in column.statistics.items():
@@ -229,7 +293,29 @@ def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
                     statistics[key].add_metric(labels, float(value))
             for test, detected in column.drift.items():
                 drift.add_metric([*labels, test], 1.0 if detected else 0.0)
-    return [*statistics.values(), drift, events, start, end, drifted]
+    return [*statistics.values(), drift, events, start, end, drifted, *performance.values()]
+
+
+_PERFORMANCE_FAMILIES = (PERFORMANCE, PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE,
+                         PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER, PERFORMANCE_DECAY_UPPER,
+                         PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE)
+
+
+def _add_performance(families: Mapping[str, _MetricFamily], labels: list[str],
+                     result: PerformanceResult) -> None:
+    """One window's performance series; metrics without a value are left out."""
+    for spec, values in ((PERFORMANCE, result.metrics), (PERFORMANCE_ESTIMATED, result.estimated),
+                         (PERFORMANCE_BASELINE, result.baseline)):
+        for metric, value in values.items():
+            families[spec.name].add_metric([*labels, metric], float(value))
+    for metric, decay in result.decay.items():
+        low, high = decay.interval
+        for spec, value in ((PERFORMANCE_DECAY, decay.decay), (PERFORMANCE_DECAY_LOWER, low),
+                            (PERFORMANCE_DECAY_UPPER, high),
+                            (PERFORMANCE_DECAY_DETECTED, float(decay.significant))):
+            families[spec.name].add_metric([*labels, metric], float(value))
+    if result.predictions:
+        families[LABEL_COVERAGE.name].add_metric(labels, result.coverage)
 
 
 def _column_labels(window: WindowResult, column: ColumnResult) -> list[str]:
@@ -259,8 +345,23 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         lag.add_metric([topic, str(partition)], float(records))
     for source, is_up in sorted(snapshot.source_up.items()):
         up.add_metric([source], 1.0 if is_up else 0.0)
+    joins = {name: spec.new() for name, spec in JOIN_COUNTERS.items()}
+    for (counter, model), count in sorted(snapshot.join.items()):
+        if counter in joins:
+            joins[counter].add_metric([model], float(count))
     return [events, invalid, late, last_event, evaluation, checkpoint, lag, up,
-            _batch_histogram(snapshot)]
+            _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot)]
+
+
+def _label_delay_histogram(snapshot: TelemetrySnapshot) -> Metric:
+    histogram = HistogramMetricFamily(
+        "driftd_label_delay_seconds",
+        "Time from a prediction's event time to its outcome's event time (seconds).",
+        labels=["model"])
+    bounds = [*(str(b) for b in LABEL_DELAY_BUCKETS), "+Inf"]
+    for model, (buckets, total) in sorted(snapshot.label_delay.items()):
+        histogram.add_metric([model], list(zip(bounds, map(float, buckets), strict=True)), total)
+    return histogram
 
 
 def _batch_histogram(snapshot: TelemetrySnapshot) -> Metric:

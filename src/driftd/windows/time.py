@@ -73,6 +73,21 @@ class TimeWindow:
         self._evict()
         return late
 
+    def add_floats(self, timestamps: np.ndarray, rows: np.ndarray, offset: int) -> int:
+        """Add float sums (e.g. joined outcomes) to the panes of their event times, open or
+        closed; returns how many had no pane any more (older than the window)."""
+        panes = np.floor(timestamps / self.slide).astype(np.int64)
+        missing = 0
+        for index in np.unique(panes):
+            pane = self._open.get(int(index))
+            chosen = panes == index
+            if pane is None:
+                missing += int(np.count_nonzero(chosen))
+                continue
+            pane.tails[offset:offset + rows.shape[1]] += rows[chosen].sum(axis=0)
+            pane.version += 1
+        return missing
+
     def advance(self, now: float) -> None:
         """Let idleness move the watermark when no events arrive."""
         self.watermark.advance(now)

@@ -1,0 +1,197 @@
+"""Performance sums in panes: laid out, filled per event, and read into metrics.
+
+A model with ``performance`` configured owns a run of the pane's float vector (after
+the numeric columns' tail sums). Each prediction adds its count and its label-free
+expected-confusion terms; each outcome joined to its prediction adds the realized terms
+(confusion cell, log-loss, score histogram, or regression error sums) to the pane of
+the prediction's event time. Sums add up across panes, so a window's performance is
+read off its merged vector like every other statistic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from driftd.config import PerformanceConfig
+from driftd.stats.decay import DecayResult, accuracy_decay, mean_decay, rmse_decay
+from driftd.stats.estimate import N_EXPECTED_AGGREGATES, expected_classification
+from driftd.stats.performance import (
+    N_ERROR_SUMS,
+    classification_metrics,
+    regression_metrics,
+    roc_auc_from_histograms,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+# Metrics for which higher is better (decay = baseline - current).
+_HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "auc"}
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceResult:
+    """A window's realized and estimated performance, and decay against the baseline."""
+
+    predictions: int
+    labeled: int
+    metrics: Mapping[str, float]
+    estimated: Mapping[str, float]
+    baseline: Mapping[str, float]
+    decay: Mapping[str, DecayResult]
+
+    @property
+    def coverage(self) -> float:
+        return self.labeled / self.predictions if self.predictions else math.nan
+
+
+class PerformanceSlots:
+    """Where a model's performance sums sit in the pane's float vector."""
+
+    def __init__(self, config: PerformanceConfig, offset: int) -> None:
+        self.config, self.offset = config, offset
+        self.binary = config.task == "binary"
+        bins = config.score_bins
+        # Layout after the offset: predictions, labeled, delay sum, then per task.
+        if self.binary:
+            self._expected = 3
+            self._confusion = self._expected + N_EXPECTED_AGGREGATES  # tp, fp, fn, tn
+            self._log_loss = self._confusion + 4
+            self._histogram = self._log_loss + 1  # negatives then positives
+            self.size = self._histogram + 2 * bins
+        else:
+            self._errors = 3
+            self.size = self._errors + N_ERROR_SUMS
+
+    def prediction_rows(self, scores: FloatArray) -> FloatArray:
+        """Per-prediction contributions: the count and (binary) expected-confusion terms."""
+        rows = np.zeros((scores.shape[0], self.size))
+        present = np.isfinite(scores)
+        if self.binary:
+            present &= (scores >= 0) & (scores <= 1)
+        rows[:, 0] = present
+        if self.binary:
+            p = np.where(present, scores, 0.0)
+            positive = (p >= self.config.threshold) & present
+            negative = ~positive & present
+            e = self._expected
+            rows[:, e + 2] = np.where(positive, p, 0.0)  # expected tp
+            rows[:, e + 3] = np.where(positive, 1.0 - p, 0.0)  # expected fp
+            rows[:, e + 4] = np.where(negative, p, 0.0)  # expected fn
+            rows[:, e + 5] = np.where(negative, 1.0 - p, 0.0)  # expected tn
+            rows[:, e] = present
+            rows[:, e + 1] = rows[:, e + 2] + rows[:, e + 5]
+        return rows
+
+    def outcome_rows(self, predicted: FloatArray, actual: FloatArray,
+                     delays: FloatArray) -> FloatArray:
+        """Per-joined-pair contributions; pairs with an unusable value add nothing."""
+        rows = np.zeros((predicted.shape[0], self.size))
+        usable = np.isfinite(predicted) & np.isfinite(actual)
+        if self.binary:
+            usable &= (predicted >= 0) & (predicted <= 1)
+        rows[:, 1] = usable
+        rows[:, 2] = np.where(usable, delays, 0.0)
+        p = np.where(usable, predicted, 0.0)
+        y = np.where(usable, actual, 0.0)
+        if self.binary:
+            self._binary_outcomes(rows, usable, p, y > 0.5)
+        else:
+            self._regression_outcomes(rows, usable, p, y)
+        return rows
+
+    def _binary_outcomes(self, rows: FloatArray, usable: npt.NDArray[np.bool_], p: FloatArray,
+                         positive: npt.NDArray[np.bool_]) -> None:
+        said = p >= self.config.threshold
+        c = self._confusion
+        for column, cell in enumerate((said & positive, said & ~positive,
+                                       ~said & positive, ~said & ~positive)):
+            rows[:, c + column] = usable & cell
+        eps = 1e-15
+        clipped = np.clip(p, eps, 1.0 - eps)
+        loss = -np.where(positive, np.log(clipped), np.log(1.0 - clipped))
+        rows[:, self._log_loss] = np.where(usable, loss, 0.0)
+        bins = self.config.score_bins
+        index = np.minimum((p * bins).astype(np.int64), bins - 1)
+        columns = self._histogram + np.where(positive, bins, 0) + index
+        rows[np.flatnonzero(usable), columns[usable]] = 1.0
+
+    def _regression_outcomes(self, rows: FloatArray, usable: npt.NDArray[np.bool_],
+                             p: FloatArray, y: FloatArray) -> None:
+        e = self._errors
+        error = p - y
+        nonzero = usable & (y != 0)
+        rows[:, e] = usable
+        rows[:, e + 1] = np.abs(error)
+        rows[:, e + 2] = error ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows[:, e + 3] = np.where(nonzero, np.abs(error) / np.abs(y), 0.0)
+        rows[:, e + 4] = nonzero
+        rows[:, e + 5] = error ** 4
+        rows[:, e + 1:e + 6] *= usable[:, None]
+
+    def evaluate(self, sums: FloatArray) -> PerformanceResult:
+        """Metrics of a window's summed vector (``sums`` is this model's run only)."""
+        predictions, labeled = int(sums[0]), int(sums[1])
+        metrics: dict[str, float] = {}
+        estimated: dict[str, float] = {}
+        if self.binary:
+            if predictions:
+                expected = expected_classification(sums[self._expected:self._confusion])
+                estimated = {"accuracy": expected.accuracy, "precision": expected.precision,
+                             "recall": expected.recall, "f1": expected.f1}
+            if labeled:
+                metrics = self._binary_metrics(sums)
+        elif labeled:
+            errors = sums[self._errors:self._errors + N_ERROR_SUMS]
+            result = regression_metrics(errors)
+            metrics = {"mae": result.mae, "rmse": result.rmse, "mape": result.mape}
+        baseline = dict(self.config.baseline)
+        decay = {name: self._decay(name, sums, base) for name, base in baseline.items()
+                 if name in metrics}
+        return PerformanceResult(predictions, labeled, metrics, estimated, baseline, decay)
+
+    def _binary_metrics(self, sums: FloatArray) -> dict[str, float]:
+        tp, fp, fn, tn = sums[self._confusion:self._confusion + 4]
+        # classification_metrics wants rows = true class (0, 1), columns = predicted.
+        confusion = np.array([[tn, fp], [fn, tp]])
+        result = classification_metrics(np.rint(confusion))
+        bins = self.config.score_bins
+        histogram = sums[self._histogram:self._histogram + 2 * bins].reshape(2, bins)
+        labeled = sums[1]
+        return {"accuracy": result.accuracy, "precision": result.precision,
+                "recall": result.recall, "f1": result.f1,
+                "auc": roc_auc_from_histograms(np.rint(histogram)),
+                "log_loss": float(sums[self._log_loss] / labeled)}
+
+    def _decay(self, name: str, sums: FloatArray, baseline: float) -> DecayResult:
+        config = self.config
+        tolerance = config.tolerance.get(name, 0.0)
+        labeled = float(sums[1])
+        if name == "accuracy":
+            tp, _, _, tn = sums[self._confusion:self._confusion + 4]
+            return accuracy_decay(baseline, float(tp + tn), labeled,
+                                  confidence=config.confidence, tolerance=tolerance)
+        if not self.binary and name in ("mae", "rmse"):
+            errors = sums[self._errors:self._errors + N_ERROR_SUMS]
+            if name == "rmse":
+                return rmse_decay(baseline, errors, confidence=config.confidence,
+                                  tolerance=tolerance)
+            return mean_decay(baseline, float(errors[1]), float(errors[2]), float(errors[0]),
+                              confidence=config.confidence, tolerance=tolerance)
+        # Metrics without an interval here (precision, recall, f1, auc, log-loss, mape):
+        # the point decay, never significant on its own.
+        current = self.evaluate_metric(name, sums)
+        point = baseline - current if name in _HIGHER_IS_BETTER else current - baseline
+        return DecayResult(point, (-math.inf, math.inf), False)
+
+    def evaluate_metric(self, name: str, sums: FloatArray) -> float:
+        if self.binary:
+            return self._binary_metrics(sums)[name]
+        errors = sums[self._errors:self._errors + N_ERROR_SUMS]
+        result = regression_metrics(errors)
+        return float(getattr(result, name))

@@ -1,0 +1,116 @@
+"""The label join: delayed outcomes matched to their predictions by id.
+
+Predictions of a model with ``performance`` configured wait in the pending store for
+``label_ttl_seconds`` (processing time); an outcome whose prediction has not arrived
+yet waits in the orphan store for ``orphan_ttl_seconds``. A joined pair adds its
+realized performance terms to the time-window panes of the prediction's event time, so
+a window's figure fills in as its labels arrive. Both stores live in the checkpoint's
+database and are committed with it, so a crash neither loses nor repeats a match.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from driftd.config import ModelConfig, PerformanceConfig
+from driftd.events import ModelBatch
+from driftd.monitor.monitor import Monitor
+from driftd.service.checkpoint import CheckpointStore
+from driftd.telemetry import Telemetry
+
+logger = logging.getLogger(__name__)
+
+
+class _ModelJoin:
+    def __init__(self, config: PerformanceConfig, store: CheckpointStore) -> None:
+        self.config = config
+        self.pending = store.pending(capacity=config.max_pending)
+        self.orphans = store.pending(capacity=config.max_pending, table="orphans")
+
+    def actual(self, batch: ModelBatch) -> npt.NDArray[np.float64]:
+        """The outcome as a number: 1.0/0.0 for binary labels, the value for regression."""
+        if self.config.task == "binary":
+            positive = self.config.positive_label
+            labels = batch.categorical[self.config.label]
+            return np.array([math.nan if v is None else float(v == positive) for v in labels])
+        return batch.numeric[self.config.label]
+
+
+class LabelJoin:
+    """Matches outcome batches to pending predictions and feeds the monitor."""
+
+    def __init__(self, models: Sequence[ModelConfig], monitor: Monitor, store: CheckpointStore,
+                 telemetry: Telemetry) -> None:
+        self._monitor, self._telemetry = monitor, telemetry
+        self._joins = {m.name: _ModelJoin(m.performance, store) for m in models
+                       if m.performance is not None}
+
+    def __bool__(self) -> bool:
+        return bool(self._joins)
+
+    def predictions(self, batches: Mapping[str, ModelBatch], now: float) -> None:
+        """Remember predictions (joining outcomes that came first)."""
+        for model, batch in batches.items():
+            join = self._joins.get(model)
+            if join is None:
+                continue
+            rows = np.array([i for i, v in enumerate(batch.ids) if v is not None],
+                            dtype=np.int64)
+            ids = [str(batch.ids[i]) for i in rows]
+            scores = batch.numeric[join.config.prediction][rows]
+            ts = batch.timestamps[rows]
+            if len(join.orphans):
+                found = join.orphans.match(model, ids)
+                if len(found.index):
+                    self._joined(model, ts[found.index], scores[found.index], found.value,
+                                 found.ts - ts[found.index])
+                    keep = np.setdiff1d(np.arange(len(ids)), found.index)
+                    ids, scores, ts = [ids[i] for i in keep], scores[keep], ts[keep]
+            evicted = join.pending.add(model, ids, ts, scores,
+                                       np.full(len(ids), now + join.config.label_ttl_seconds))
+            if evicted:
+                self._telemetry.count_join("predictions_evicted", model, evicted)
+
+    def outcomes(self, batches: Mapping[str, ModelBatch], now: float) -> None:
+        """Join outcomes to their predictions; the others wait as orphans."""
+        for model, batch in batches.items():
+            join = self._joins.get(model)
+            if join is None:
+                continue
+            rows = np.array([i for i, v in enumerate(batch.ids) if v is not None],
+                            dtype=np.int64)
+            ids = [str(batch.ids[i]) for i in rows]
+            actual, ts = join.actual(batch)[rows], batch.timestamps[rows]
+            found = join.pending.match(model, ids)
+            if len(found.index):
+                self._joined(model, found.ts, found.value, actual[found.index],
+                             ts[found.index] - found.ts)
+            waiting = np.setdiff1d(np.arange(len(ids)), found.index)
+            if len(waiting):
+                join.orphans.add(model, [ids[i] for i in waiting], ts[waiting], actual[waiting],
+                                 np.full(len(waiting), now + join.config.orphan_ttl_seconds))
+
+    def _joined(self, model: str, prediction_ts: npt.NDArray[np.float64],
+                predicted: npt.NDArray[np.float64], actual: npt.NDArray[np.float64],
+                delays: npt.NDArray[np.float64]) -> None:
+        gone = self._monitor.models[model].add_outcomes(prediction_ts, predicted, actual, delays)
+        self._telemetry.count_join("labels_matched", model, len(prediction_ts))
+        if gone:
+            self._telemetry.count_join("labels_outside_windows", model, gone)
+        for delay in delays.tolist():
+            self._telemetry.observe_label_delay(model, delay)
+
+    def expire(self, now: float) -> None:
+        """Drop what waited too long, counting it."""
+        for model, join in self._joins.items():
+            expired = join.pending.expire(model, now)
+            if expired:
+                self._telemetry.count_join("predictions_expired", model, expired)
+            orphaned = join.orphans.expire(model, now)
+            if orphaned:
+                self._telemetry.count_join("outcomes_orphaned", model, orphaned)
