@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftd.config import ColumnConfig, CountWindowConfig, ModelConfig, TestConfig
+import numpy as np
+import numpy.typing as npt
+
+from driftd.config import (
+    ColumnConfig,
+    CountWindowConfig,
+    ModelConfig,
+    PerformanceConfig,
+    TestConfig,
+)
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, ScanReport, scan_file
 from driftd.monitor.evaluate import Evaluator
@@ -36,7 +45,10 @@ class CheckResult:
 
     @property
     def drifted(self) -> bool:
-        return any(column.drifted for column in self.result.columns)
+        """Any column drifted, or performance decayed beyond its tolerance."""
+        perf = self.result.performance
+        decayed = perf is not None and any(d.significant for d in perf.decay.values())
+        return decayed or any(column.drifted for column in self.result.columns)
 
     @property
     def invalid_ratio(self) -> float:
@@ -56,12 +68,18 @@ def run_check(
     profile: Profile, model: ModelConfig, data: Path, *, progress: Progress | None = None
 ) -> CheckResult:
     """Decode ``data`` like a stream, aggregate it as one window, evaluate it."""
-    layout = Layout(model.columns, profile)
+    layout = Layout(model.columns, profile, model.performance)
     pane = Pane.empty(layout.size, layout.tail_size)
+    perf = layout.performance
 
     def add(batch: ModelBatch) -> None:
         encoded = layout.encode(batch)
         pane.add_rows(encoded, 0, len(encoded))
+        if perf is not None:  # a labelled file: each record is its own joined pair
+            actual = _actual(perf.config, batch)
+            rows = perf.outcome_rows(batch.numeric[perf.config.prediction], actual,
+                                     np.zeros(len(batch)))
+            pane.tails[perf.offset:perf.offset + perf.size] += rows.sum(axis=0)
 
     strict = [model.name] if model.non_finite == "invalid" else []
     decoder = Decoder({model.name: model.columns}, default_model=model.name,
@@ -69,6 +87,14 @@ def run_check(
     scan = scan_file(data, decoder, model.name, add, progress=progress)
     result = Evaluator(model, layout).evaluate("file", pane)
     return CheckResult(model, result, scan)
+
+
+def _actual(config: PerformanceConfig, batch: ModelBatch) -> npt.NDArray[np.float64]:
+    if config.task == "binary":
+        labels = batch.categorical[config.label]
+        return np.array([math.nan if v is None else float(v == config.positive_label)
+                         for v in labels])
+    return batch.numeric[config.label]
 
 
 def check_to_json(check: CheckResult) -> dict[str, Any]:
@@ -83,11 +109,21 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
         columns.append({"column": column.column, "kind": column.kind, "role": column.role,
                         "drift": column.drifted, "statistics": _finite(column.statistics),
                         "tests": {k: v for k, v in tests.items() if v is not None}})
-    return {
+    report: dict[str, Any] = {
         "model": result.model, "reference": result.reference, "rows": result.events,
         "invalid": dict(check.scan.invalid), "drift": check.drifted,
         "correction": check.model.correction, "columns": columns,
     }
+    perf = result.performance
+    if perf is not None:
+        report["performance"] = {
+            "labeled": perf.labeled, "metrics": _finite(perf.metrics),
+            "estimated": _finite(perf.estimated), "baseline": dict(perf.baseline),
+            "decay": {name: {"decay": _finite_or_none(d.decay),
+                             "interval": [_finite_or_none(v) for v in d.interval],
+                             "significant": d.significant} for name, d in perf.decay.items()},
+        }
+    return report
 
 
 def _test_json(

@@ -163,3 +163,56 @@ def test_missing_files_and_unknown_formats_exit_2(
     odd.write_bytes(b"")
     assert main(["check", "--reference", str(profile), "--data", str(odd)]) == 2
     assert "unknown format" in capsys.readouterr().err
+
+
+def labelled(rows: int, *, seed: int, accuracy_noise: float) -> pd.DataFrame:
+    """Scores and labels: the label agrees with score >= 0.5 except for the noise."""
+    rng = np.random.default_rng(seed)
+    df = frame(rows, seed=seed)
+    flip = rng.random(rows) < accuracy_noise
+    df["label"] = np.where(flip, df["score"] < 0.5, df["score"] >= 0.5).astype(int)
+    return df
+
+
+def test_check_reports_performance_and_gates_on_significant_decay(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A labelled file at 95% accuracy passes a 0.9 baseline; one at 70% fails it (exit 1)
+    with accuracy equal to numpy's, even though no input column drifted."""
+    config = tmp_path / "driftd.yaml"
+    config.write_text(f"""
+models:
+  - name: fraud
+    reference: {profile}
+    columns:
+      - {{name: amount, kind: numeric}}
+      - {{name: age, kind: numeric}}
+      - {{name: country, kind: categorical}}
+      - {{name: score, kind: numeric, role: prediction, path: score}}
+      - {{name: label, kind: categorical, role: label, path: label}}
+    windows: [{{name: w, type: count, size: 10, step: 10}}]
+    performance:
+      task: binary
+      prediction: score
+      label: label
+      baseline: {{accuracy: 0.9}}
+      tolerance: {{accuracy: 0.02}}
+sources: [{{type: jsonl, path: "-"}}]
+""")
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    labelled(5000, seed=2, accuracy_noise=0.05).to_csv(good, index=False)
+    poor = labelled(5000, seed=3, accuracy_noise=0.30)
+    poor.to_csv(bad, index=False)
+    base = ["check", "--reference", str(profile), "--config", str(config), "--format", "json"]
+    assert main([*base, "--data", str(good)]) == 0
+    assert json.loads(capsys.readouterr().out)["performance"]["decay"]["accuracy"][
+        "significant"] is False
+    assert main([*base, "--data", str(bad)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    expected = np.mean((poor["score"] >= 0.5) == (poor["label"] == 1))
+    assert report["performance"]["metrics"]["accuracy"] == pytest.approx(expected, abs=1e-12)
+    assert report["performance"]["decay"]["accuracy"]["significant"] is True
+    assert not any(c["drift"] for c in report["columns"])
+    assert main(["check", "--reference", str(profile), "--config", str(config),
+                 "--data", str(bad)]) == 1
+    assert "PERFORMANCE DECAY beyond tolerance: accuracy" in capsys.readouterr().out

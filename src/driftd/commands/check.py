@@ -89,9 +89,25 @@ def render_text(check: CheckResult) -> str:
         cells = "".join(_cell(column.statistics.get(key)) for key, _ in _COLUMNS)
         drifted = ",".join(t for t, flag in column.drift.items() if flag) or "-"
         lines.append(f"{column.column[:23]:<24}{column.kind:<12}{cells}  {drifted}")
+    if result.performance is not None and result.performance.labeled:
+        perf = result.performance
+        lines.append("")
+        lines.append(f"performance on {perf.labeled:,} labelled records:")
+        for name, value in perf.metrics.items():
+            decay = perf.decay.get(name)
+            extra = ""
+            if decay is not None:
+                low, high = decay.interval
+                extra = (f"  baseline {perf.baseline[name]:.4f}, decay {decay.decay:+.4f} "
+                         f"[{low:+.4f}, {high:+.4f}]{'  DECAYED' if decay.significant else ''}")
+            lines.append(f"  {name:<10}{value:>10.4f}{extra}")
     drifted_columns = [c.column for c in result.columns if c.drifted]
     verdict = (f"DRIFT in {len(drifted_columns)} column(s): {', '.join(drifted_columns)}"
                if drifted_columns else "no drift detected")
+    decayed = ([n for n, d in result.performance.decay.items() if d.significant]
+               if result.performance is not None else [])
+    if decayed:
+        verdict += f"\nPERFORMANCE DECAY beyond tolerance: {', '.join(decayed)}"
     return "\n".join([*lines, "", verdict])
 
 
