@@ -9,19 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from driftd.config import (
     ColumnConfig,
     CountWindowConfig,
     ModelConfig,
-    PerformanceConfig,
     TestConfig,
 )
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, ScanReport, scan_file
 from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
+from driftd.monitor.performance import outcome_values
 from driftd.monitor.results import WindowResult
 from driftd.reference.profile import Profile
 from driftd.windows.panes import Pane
@@ -76,9 +75,8 @@ def run_check(
         encoded = layout.encode(batch)
         pane.add_rows(encoded, 0, len(encoded))
         if perf is not None:  # a labelled file: each record is its own joined pair
-            actual = _actual(perf.config, batch)
-            rows = perf.outcome_rows(batch.numeric[perf.config.prediction], actual,
-                                     np.zeros(len(batch)))
+            rows = perf.outcome_rows(batch.numeric[perf.config.prediction],
+                                     outcome_values(perf.config, batch), np.zeros(len(batch)))
             pane.tails[perf.offset:perf.offset + perf.size] += rows.sum(axis=0)
 
     strict = [model.name] if model.non_finite == "invalid" else []
@@ -87,14 +85,6 @@ def run_check(
     scan = scan_file(data, decoder, model.name, add, progress=progress)
     result = Evaluator(model, layout).evaluate("file", pane)
     return CheckResult(model, result, scan)
-
-
-def _actual(config: PerformanceConfig, batch: ModelBatch) -> npt.NDArray[np.float64]:
-    if config.task == "binary":
-        labels = batch.categorical[config.label]
-        return np.array([math.nan if v is None else float(v == config.positive_label)
-                         for v in labels])
-    return batch.numeric[config.label]
 
 
 def check_to_json(check: CheckResult) -> dict[str, Any]:

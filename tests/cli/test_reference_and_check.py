@@ -216,3 +216,42 @@ sources: [{{type: jsonl, path: "-"}}]
     assert main(["check", "--reference", str(profile), "--config", str(config),
                  "--data", str(bad)]) == 1
     assert "PERFORMANCE DECAY beyond tolerance: accuracy" in capsys.readouterr().out
+
+
+def test_a_labelled_reference_carries_the_baseline_that_check_compares_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Build from labelled training data (95% accurate) with a config that has no
+    baseline: the profile measures one; a 70%-accurate file then decays against it."""
+    config = tmp_path / "driftd.yaml"
+    out = tmp_path / "fraud.json"
+    config.write_text(f"""
+models:
+  - name: fraud
+    reference: {out}
+    columns:
+      - {{name: amount, kind: numeric}}
+      - {{name: score, kind: numeric, role: prediction, path: score}}
+      - {{name: label, kind: categorical, role: label, path: label}}
+    windows: [{{name: w, type: count, size: 10, step: 10}}]
+    performance: {{task: binary, prediction: score, label: label}}
+sources: [{{type: jsonl, path: "-"}}]
+""")
+    train = labelled(20_000, seed=4, accuracy_noise=0.05)
+    train.to_parquet(tmp_path / "train.parquet")
+    assert main(["reference", "build", "--model", "fraud", "--config", str(config),
+                 "--data", str(tmp_path / "train.parquet"), "--out", str(out)]) == 0
+    baseline = json.loads(out.read_text())["performance"]
+    expected = np.mean((train["score"] >= 0.5) == (train["label"] == 1))
+    assert baseline["accuracy"] == pytest.approx(expected, abs=1e-12)
+    assert set(baseline) == {"accuracy", "precision", "recall", "f1", "auc", "log_loss"}
+    capsys.readouterr()
+    assert main(["reference", "show", str(out)]) == 0
+    assert "baseline  accuracy" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    labelled(5000, seed=5, accuracy_noise=0.30).to_csv(bad, index=False)
+    assert main(["check", "--reference", str(out), "--config", str(config), "--data", str(bad),
+                 "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["performance"]["baseline"]["accuracy"] == pytest.approx(expected)
+    assert report["performance"]["decay"]["accuracy"]["significant"] is True

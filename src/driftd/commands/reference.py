@@ -13,10 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from driftd import __version__
-from driftd.config import ColumnConfig, ConfigError, load_config
+from driftd.config import ColumnConfig, ConfigError, PerformanceConfig, load_config
 from driftd.datafile import DataFileError
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, scan_file
+from driftd.monitor.performance import PerformanceSlots, outcome_values
 from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
 from driftd.reference.profile import (
     CategoricalProfile,
@@ -68,9 +69,9 @@ def _names(value: str) -> list[str]:
 
 def handle_build(args: argparse.Namespace) -> int:
     try:
-        columns = _columns(args)
+        columns, performance = _model(args)
         profile = build_from_file(args.model, columns, args.data, grid_size=args.grid_size,
-                                  top_categories=args.top_categories)
+                                  top_categories=args.top_categories, performance=performance)
     except (ConfigError, ProfileError, DataFileError, ValueError) as error:
         print(f"driftd reference build: {error}", file=sys.stderr)
         return 2
@@ -80,28 +81,39 @@ def handle_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _columns(args: argparse.Namespace) -> tuple[ColumnConfig, ...]:
+def _model(args: argparse.Namespace) -> tuple[tuple[ColumnConfig, ...],
+                                             PerformanceConfig | None]:
+    """The columns to profile, and the performance settings when --config has them."""
     if args.config is not None:
         try:
-            return load_config(args.config).model(args.model).columns
+            model = load_config(args.config).model(args.model)
         except KeyError:
             raise ConfigError(str(args.config), [f"models: no model named {args.model!r}"]
                               ) from None
+        return model.columns, model.performance
     columns = columns_from_flags(args)
     if not columns:
         raise ValueError("give --config, or the columns with --numeric/--categorical/...")
-    return columns
+    return columns, None
 
 
 def build_from_file(
     model: str, columns: Sequence[ColumnConfig], data: Path, *,
     grid_size: int = DEFAULT_GRID_SIZE, top_categories: int = DEFAULT_TOP_CATEGORIES,
+    performance: PerformanceConfig | None = None,
 ) -> Profile:
-    """Decode ``data`` as the stream would be, then profile every monitored column."""
+    """Decode ``data`` as the stream would be, then profile every monitored column; with
+    ``performance`` settings, also measure the baseline on the file's labels."""
     numeric: dict[str, list[npt.NDArray[np.float64]]] = {}
     categorical: dict[str, list[str | None]] = {}
+    slots = PerformanceSlots(performance, 0) if performance is not None else None
+    perf_sums = np.zeros(slots.size if slots is not None else 0)
 
     def collect(batch: ModelBatch) -> None:
+        nonlocal perf_sums
+        if slots is not None and performance is not None:
+            perf_sums = perf_sums + slots.totals(batch.numeric[performance.prediction],
+                                                 outcome_values(performance, batch))
         for name, values in batch.numeric.items():
             numeric.setdefault(name, []).append(values)
         for name, cats in batch.categorical.items():
@@ -115,9 +127,11 @@ def build_from_file(
     metadata = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "source": data.name, "driftd_version": __version__,
                 "invalid_records": dict(scan.invalid)}
+    baseline = slots.evaluate(perf_sums).metrics if slots is not None else {}
     return build_profile(
         model, columns, {k: np.concatenate(v) for k, v in numeric.items()}, categorical,
-        rows=scan.rows, metadata=metadata, grid_size=grid_size, top_categories=top_categories)
+        rows=scan.rows, metadata=metadata, grid_size=grid_size, top_categories=top_categories,
+        performance=baseline)
 
 
 def handle_show(args: argparse.Namespace) -> int:
@@ -135,6 +149,9 @@ def describe(profile: Profile) -> str:
     lines = [f"model     {profile.model}", f"version   {profile.version}",
              f"rows      {profile.rows:,}"]
     lines += [f"{key:<10}{value}" for key, value in sorted(profile.metadata.items())]
+    if profile.performance:
+        lines.append("baseline  " + ", ".join(f"{k} {v:.4f}"
+                                              for k, v in profile.performance.items()))
     lines.append("")
     for column in profile.columns.values():
         missing = column.missing / max(column.total, 1)

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from driftd.config import PerformanceConfig
+from driftd.events import ModelBatch
 from driftd.stats.decay import DecayResult, accuracy_decay, mean_decay, rmse_decay
 from driftd.stats.estimate import N_EXPECTED_AGGREGATES, expected_classification
 from driftd.stats.performance import (
@@ -49,11 +50,24 @@ class PerformanceResult:
         return self.labeled / self.predictions if self.predictions else math.nan
 
 
-class PerformanceSlots:
-    """Where a model's performance sums sit in the pane's float vector."""
+def outcome_values(config: PerformanceConfig, batch: ModelBatch) -> FloatArray:
+    """The outcomes of a batch as numbers: 1.0/0.0 for binary labels (NaN when missing),
+    the value itself for regression."""
+    if config.task == "binary":
+        labels = batch.categorical[config.label]
+        return np.array([math.nan if v is None else float(v == config.positive_label)
+                         for v in labels], dtype=np.float64)
+    return batch.numeric[config.label]
 
-    def __init__(self, config: PerformanceConfig, offset: int) -> None:
+
+class PerformanceSlots:
+    """Where a model's performance sums sit in the pane's float vector. The baseline is
+    the config's, else the one measured on the reference data (``fallback_baseline``)."""
+
+    def __init__(self, config: PerformanceConfig, offset: int,
+                 fallback_baseline: Mapping[str, float] | None = None) -> None:
         self.config, self.offset = config, offset
+        self.baseline = dict(config.baseline or fallback_baseline or {})
         self.binary = config.task == "binary"
         bins = config.score_bins
         # Layout after the offset: predictions, labeled, delay sum, then per task.
@@ -150,7 +164,7 @@ class PerformanceSlots:
             errors = sums[self._errors:self._errors + N_ERROR_SUMS]
             result = regression_metrics(errors)
             metrics = {"mae": result.mae, "rmse": result.rmse, "mape": result.mape}
-        baseline = dict(self.config.baseline)
+        baseline = dict(self.baseline)
         decay = {name: self._decay(name, sums, base) for name, base in baseline.items()
                  if name in metrics}
         return PerformanceResult(predictions, labeled, metrics, estimated, baseline, decay)
@@ -188,6 +202,12 @@ class PerformanceSlots:
         current = self.evaluate_metric(name, sums)
         point = baseline - current if name in _HIGHER_IS_BETTER else current - baseline
         return DecayResult(point, (-math.inf, math.inf), False)
+
+    def totals(self, predicted: FloatArray, actual: FloatArray) -> FloatArray:
+        """The summed vector of a set of already-joined pairs (a labelled file)."""
+        sums: FloatArray = self.prediction_rows(predicted).sum(axis=0)
+        sums += self.outcome_rows(predicted, actual, np.zeros(predicted.shape[0])).sum(axis=0)
+        return sums
 
     def evaluate_metric(self, name: str, sums: FloatArray) -> float:
         if self.binary:

@@ -89,8 +89,10 @@ def build_profile(
     metadata: Mapping[str, Any],
     grid_size: int = DEFAULT_GRID_SIZE,
     top_categories: int = DEFAULT_TOP_CATEGORIES,
+    performance: Mapping[str, float] | None = None,
 ) -> Profile:
-    """Profile every monitored column (label columns are not drift-monitored)."""
+    """Profile every monitored column (label columns are not drift-monitored);
+    ``performance`` is the baseline measured on labelled reference data, if any."""
     profiles: dict[str, NumericProfile | CategoricalProfile] = {}
     for column in columns:
         if column.role == "label":
@@ -102,4 +104,4 @@ def build_profile(
             profiles[column.name] = categorical_profile(
                 column.name, column.role, categorical[column.name], top=top_categories)
     meta = {**metadata, "grid_size": grid_size, "top_categories": top_categories}
-    return make_profile(model, rows, profiles, meta)
+    return make_profile(model, rows, profiles, meta, performance)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,12 +93,16 @@ class Profile:
     columns: Mapping[str, ColumnProfile]
     metadata: Mapping[str, Any]
     version: str
+    performance: Mapping[str, float] = field(default_factory=dict)  # baseline, if labelled
 
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "format": FORMAT, "model": self.model, "rows": self.rows,
             "columns": {name: column.to_json() for name, column in self.columns.items()},
         }
+        if self.performance:  # only labelled references carry it (older versions unchanged)
+            content["performance"] = dict(self.performance)
+        return content
 
     def to_json(self) -> dict[str, Any]:
         return {**self.content(), "version": self.version, "metadata": dict(self.metadata)}
@@ -116,11 +121,14 @@ def content_version(content: Mapping[str, Any]) -> str:
 
 
 def make_profile(
-    model: str, rows: int, columns: Mapping[str, ColumnProfile], metadata: Mapping[str, Any]
+    model: str, rows: int, columns: Mapping[str, ColumnProfile], metadata: Mapping[str, Any],
+    performance: Mapping[str, float] | None = None,
 ) -> Profile:
     """Assemble a profile and stamp its content version."""
-    draft = Profile(model, rows, dict(columns), dict(metadata), version="")
-    return Profile(model, rows, dict(columns), dict(metadata), content_version(draft.content()))
+    perf = {k: float(v) for k, v in (performance or {}).items() if math.isfinite(v)}
+    draft = Profile(model, rows, dict(columns), dict(metadata), version="", performance=perf)
+    return Profile(model, rows, dict(columns), dict(metadata),
+                   content_version(draft.content()), perf)
 
 
 def load_profile(path: Path) -> Profile:
@@ -154,8 +162,12 @@ def profile_from_json(raw: Any) -> Profile:
     if not isinstance(columns_raw, dict) or not columns_raw:
         raise TypeError("columns must be a non-empty object")
     columns = {name: _column_from_json(name, spec) for name, spec in columns_raw.items()}
+    performance = raw.get("performance") or {}
+    if not isinstance(performance, dict) or not all(
+            isinstance(v, int | float) for v in performance.values()):
+        raise TypeError("performance must be an object of numbers")
     profile = make_profile(str(raw["model"]), int(raw["rows"]), columns,
-                           raw.get("metadata") or {})
+                           raw.get("metadata") or {}, performance)
     if raw.get("version") != profile.version:
         raise ValueError(
             f"content does not match its version {raw.get('version')!r} "

@@ -11,7 +11,6 @@ database and are committed with it, so a crash neither loses nor repeats a match
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy.typing as npt
 from driftd.config import ModelConfig, PerformanceConfig
 from driftd.events import ModelBatch
 from driftd.monitor.monitor import Monitor
+from driftd.monitor.performance import outcome_values
 from driftd.service.checkpoint import CheckpointStore
 from driftd.telemetry import Telemetry
 
@@ -32,13 +32,6 @@ class _ModelJoin:
         self.pending = store.pending(capacity=config.max_pending)
         self.orphans = store.pending(capacity=config.max_pending, table="orphans")
 
-    def actual(self, batch: ModelBatch) -> npt.NDArray[np.float64]:
-        """The outcome as a number: 1.0/0.0 for binary labels, the value for regression."""
-        if self.config.task == "binary":
-            positive = self.config.positive_label
-            labels = batch.categorical[self.config.label]
-            return np.array([math.nan if v is None else float(v == positive) for v in labels])
-        return batch.numeric[self.config.label]
 
 
 class LabelJoin:
@@ -85,7 +78,7 @@ class LabelJoin:
             rows = np.array([i for i, v in enumerate(batch.ids) if v is not None],
                             dtype=np.int64)
             ids = [str(batch.ids[i]) for i in rows]
-            actual, ts = join.actual(batch)[rows], batch.timestamps[rows]
+            actual, ts = outcome_values(join.config, batch)[rows], batch.timestamps[rows]
             found = join.pending.match(model, ids)
             if len(found.index):
                 self._joined(model, found.ts, found.value, actual[found.index],
