@@ -187,3 +187,43 @@ def test_kill_9_during_the_join_loses_and_repeats_no_match(
     assert log.count("restored checkpoint") >= 3
     for name, value in offline(s).items():
         assert performance["metrics"][name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_regression_outcomes_join_to_the_offline_rmse_and_mae(
+    kafka_bootstrap: str, kafka_topic: Callable[..., str], tmp_path: Path,
+) -> None:
+    """3,000 regression predictions and their outcomes, outcomes shuffled and delayed.
+
+    Expected: the window's RMSE and MAE equal numpy on the pairs.
+    """
+    topics = (kafka_topic(partitions=3), kafka_topic(partitions=3))
+    rng = np.random.default_rng(5)
+    n = 3000
+    ts = 1_000.0 + np.sort(rng.uniform(0, 600, n))
+    predicted, actual = rng.normal(10, 2, n), rng.normal(10, 3, n)
+    produce(kafka_bootstrap, topics[0], [
+        orjson.dumps({"model": "m", "id": f"r{i}", "ts": float(ts[i]), "features": {"x": 0.0},
+                      "prediction": float(predicted[i])}) for i in range(n)], partitions=3)
+    produce(kafka_bootstrap, topics[1], [
+        orjson.dumps({"model": "m", "id": f"r{i}", "ts": float(ts[i]) + 60,
+                      "label": float(actual[i])}) for i in rng.permutation(n)], partitions=3)
+    produce(kafka_bootstrap, topics[0], [
+        orjson.dumps({"model": "m", "id": f"tick{p}", "ts": TICK_TS, "features": {"x": 0.0},
+                      "prediction": 0.0}) for p in range(3)], partitions=3)
+    config = write_config(tmp_path, kafka_bootstrap, topics, "regression", ttl=3600.0,
+                          checkpoint=False)
+    raw = yaml.safe_load(config.read_text())
+    model = raw["models"][0]
+    model["columns"][2] = {"name": "label", "kind": "numeric", "role": "label"}
+    model["performance"] = {"task": "regression", "prediction": "score", "label": "label",
+                            "baseline": {"rmse": 3.0}}
+    config.write_text(yaml.safe_dump(raw))
+    dump = tmp_path / "results.json"
+    driftd = Driftd(config, drain=True, dump=dump, log=tmp_path / "driftd.log")
+    assert driftd.wait(timeout=120) == 0, (tmp_path / "driftd.log").read_text()[-3000:]
+    performance = window_performance(load_results(dump))
+    assert performance["labeled"] == n
+    error = predicted - actual
+    assert performance["metrics"]["rmse"] == pytest.approx(np.sqrt(np.mean(error ** 2)),
+                                                           rel=1e-12)
+    assert performance["metrics"]["mae"] == pytest.approx(np.mean(np.abs(error)), rel=1e-12)
