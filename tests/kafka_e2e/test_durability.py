@@ -18,6 +18,7 @@ from kafka_e2e.support import (
     load_results,
     metric_value,
     produce,
+    wait_for,
     workload,
     write_config,
 )
@@ -69,7 +70,7 @@ def test_kill_9_at_random_moments_loses_and_double_counts_nothing(
     for attempt in range(3):
         driftd = Driftd(crashed, log=crashed_dir / "driftd.log")
         driftd.wait_ready()
-        _wait_for(lambda d=driftd: (_events(d) or 0) > 0, "consumption to start")
+        wait_for(lambda d=driftd: (_events(d) or 0) > 0, "consumption to start")
         time.sleep(rng.uniform(0.1, 1.0))
         assert driftd.process.poll() is None, f"driftd ended before kill {attempt + 1}"
         driftd.kill()
@@ -108,18 +109,18 @@ def test_broker_outage_loses_no_event_and_shows_on_readyz(
     driftd = Driftd(config, log=tmp_path / "driftd.log")
     try:
         driftd.wait_ready()
-        _wait_for(lambda: _events(driftd) == 10_000, "first half consumed")
+        wait_for(lambda: _events(driftd) == 10_000, "first half consumed")
         assert driftd.ready()[0] == 200
         broker.stop()
-        _wait_for(lambda: driftd.ready()[0] == 503, "readyz to report the outage")
+        wait_for(lambda: driftd.ready()[0] == 503, "readyz to report the outage")
         status, body = driftd.ready()
         assert "broker" in body
         assert metric_value(driftd.metrics(), "driftd_source_up") == 0.0  # metrics answer
         broker.start()
         produce(broker.bootstrap, "outage", [orjson.dumps(e) for e in events[10_000:]],
                 partitions=3)
-        _wait_for(lambda: _events(driftd) == 20_000, "second half consumed", timeout=90)
-        _wait_for(lambda: driftd.ready()[0] == 200, "readyz to recover")
+        wait_for(lambda: _events(driftd) == 20_000, "second half consumed", timeout=90)
+        wait_for(lambda: driftd.ready()[0] == 200, "readyz to recover")
     finally:
         code = driftd.terminate()
     assert code == 0, (tmp_path / "driftd.log").read_text()[-3000:]
@@ -149,7 +150,7 @@ def test_a_broker_gone_for_longer_than_the_timeout_stops_driftd_non_zero(
                           extra_source={"broker_timeout_seconds": 3})
     driftd = Driftd(config, log=tmp_path / "driftd.log")
     driftd.wait_ready()
-    _wait_for(lambda: _events(driftd) == 1000, "events consumed")
+    wait_for(lambda: _events(driftd) == 1000, "events consumed")
     broker.stop()
     assert driftd.wait(timeout=60) == 3
     log = (tmp_path / "driftd.log").read_text()
@@ -158,7 +159,7 @@ def test_a_broker_gone_for_longer_than_the_timeout_stops_driftd_non_zero(
     again = Driftd(config, log=tmp_path / "driftd.log")
     try:
         again.wait_ready()
-        _wait_for(lambda: "restored checkpoint" in (tmp_path / "driftd.log").read_text(),
+        wait_for(lambda: "restored checkpoint" in (tmp_path / "driftd.log").read_text(),
                   "restore")
     finally:
         assert again.terminate() == 0
@@ -171,13 +172,7 @@ def _events(driftd: Driftd) -> float | None:
         return None
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+
 
 
 def _chunks(events: Any, size: int) -> Any:

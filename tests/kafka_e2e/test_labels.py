@@ -16,7 +16,14 @@ from scipy.stats import rankdata
 
 from driftd.config import ColumnConfig
 from driftd.reference.build import build_profile
-from kafka_e2e.support import Driftd, free_port, load_results, metric_value, produce
+from kafka_e2e.support import (
+    Driftd,
+    free_port,
+    load_results,
+    metric_value,
+    produce,
+    wait_for,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -113,13 +120,7 @@ def window_performance(results: dict[str, Any]) -> dict[str, Any]:
     return performance
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+
 
 
 def test_outcomes_out_of_order_join_exactly_and_expire_and_orphan_exactly(
@@ -144,9 +145,9 @@ def test_outcomes_out_of_order_join_exactly_and_expire_and_orphan_exactly(
         def counted(name: str) -> float:
             return metric_value(driftd.metrics(), f"driftd_{name}_total", model="m") or 0.0
 
-        _wait_for(lambda: counted("labels_matched") == 5000
+        wait_for(lambda: counted("labels_matched") == 5000
                   and counted("predictions_expired") == 1003
-                  and counted("outcomes_orphaned") == 40, "join counters")
+                  and counted("outcomes_orphaned") == 40, "join counters", timeout=90)
     finally:
         assert driftd.terminate() == 0, (tmp_path / "driftd.log").read_text()[-3000:]
     performance = window_performance(load_results(dump))
@@ -174,7 +175,7 @@ def test_kill_9_during_the_join_loses_and_repeats_no_match(
     for _ in range(3):
         driftd = Driftd(config, log=tmp_path / "driftd.log")
         driftd.wait_ready()
-        _wait_for(lambda d=driftd: (metric_value(d.metrics(), "driftd_labels_matched_total",
+        wait_for(lambda d=driftd: (metric_value(d.metrics(), "driftd_labels_matched_total",
                                                  model="m") or 0) > 0, "the join to start")
         time.sleep(rng.uniform(0.0, 0.5))
         driftd.kill()

@@ -52,9 +52,7 @@ class LabelJoin:
             join = self._joins.get(model)
             if join is None:
                 continue
-            rows = np.array([i for i, v in enumerate(batch.ids) if v is not None],
-                            dtype=np.int64)
-            ids = [str(batch.ids[i]) for i in rows]
+            rows, ids = _with_ids(batch)
             scores = batch.numeric[join.config.prediction][rows]
             ts = batch.timestamps[rows]
             if len(join.orphans):
@@ -75,9 +73,7 @@ class LabelJoin:
             join = self._joins.get(model)
             if join is None:
                 continue
-            rows = np.array([i for i, v in enumerate(batch.ids) if v is not None],
-                            dtype=np.int64)
-            ids = [str(batch.ids[i]) for i in rows]
+            rows, ids = _with_ids(batch)
             actual, ts = outcome_values(join.config, batch)[rows], batch.timestamps[rows]
             found = join.pending.match(model, ids)
             if len(found.index):
@@ -107,3 +103,9 @@ class LabelJoin:
             orphaned = join.orphans.expire(model, now)
             if orphaned:
                 self._telemetry.count_join("outcomes_orphaned", model, orphaned)
+
+
+def _with_ids(batch: ModelBatch) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Rows of the events that carry an id (others cannot be joined), and the ids."""
+    rows = np.array([i for i, v in enumerate(batch.ids) if v is not None], dtype=np.int64)
+    return rows, [str(batch.ids[i]) for i in rows]
