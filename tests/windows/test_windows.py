@@ -116,3 +116,20 @@ def test_a_silent_partition_stops_holding_the_watermark_after_its_idle_timeout()
     window.advance(now=30.5)  # b never spoke within 30 s; a spoke 29.5 s ago
     latest = window.latest()
     assert latest is not None and latest.end == 40.0
+
+
+def test_a_restored_window_remembers_which_partitions_already_reached_their_end() -> None:
+    """Partition a sent everything (up to 55 s) before a restart; b resumes and reaches
+    45 s. Expected: the window [20, 40) closes without waiting for a to speak again."""
+    window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=60)
+    window.watermark.expect(["a", "b"], now=0.0)
+    window.add(encoded([1], [55.0]), "a", now=0.0)
+    window.add(encoded([2], [12.0]), "b", now=0.0)
+    meta, panes = window.state()
+    restored = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=60)
+    restored.restore(meta, panes, now=100.0)
+    restored.watermark.expect(["a", "b"], now=100.0)  # the partitions come back
+    restored.add(encoded([3, 4], [25.0, 45.0]), "b", now=101.0)
+    latest = restored.latest()
+    assert latest is not None and (latest.start, latest.end) == (20.0, 40.0)
+    assert latest.pane.counts.tolist() == counts([3])

@@ -110,8 +110,9 @@ class ModelMonitor:
                        for name, window in self.windows.items()}
         return ModelState(self.layout.profile.version, windows)
 
-    def restore(self, state: ModelState) -> list[str]:
-        """Resume the windows whose state fits; returns the names of those that do not."""
+    def restore(self, state: ModelState, now: float = 0.0) -> list[str]:
+        """Resume the windows whose state fits (at processing time ``now``); returns the
+        names of those that do not."""
         if state.reference != self.layout.profile.version:
             return sorted(self.windows)
         skipped = []
@@ -122,7 +123,7 @@ class ModelMonitor:
                     skipped.append(name)
                     continue
                 try:
-                    window.restore(saved.meta, saved.panes)
+                    window.restore(saved.meta, saved.panes, now)
                 except (ValueError, KeyError):
                     skipped.append(name)
         return skipped
@@ -175,12 +176,13 @@ class Monitor:
         """Copies of every model's window state, for a checkpoint."""
         return {name: model.state() for name, model in self.models.items()}
 
-    def restore(self, states: Mapping[str, ModelState]) -> dict[str, list[str]]:
+    def restore(self, states: Mapping[str, ModelState],
+                now: float = 0.0) -> dict[str, list[str]]:
         """Resume from a checkpoint; returns, per model, the windows that start empty."""
         skipped = {name: sorted(m.windows) for name, m in self.models.items()}
         for name, state in states.items():
             if name in self.models:
-                skipped[name] = self.models[name].restore(state)
+                skipped[name] = self.models[name].restore(state, now)
         return {name: windows for name, windows in skipped.items() if windows}
 
     def evaluate(self, now: float) -> Published:

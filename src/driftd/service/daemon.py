@@ -161,7 +161,7 @@ class Daemon:
         if checkpoint is None:
             logger.info("no checkpoint in %s: starting with empty windows", store.path)
             return
-        skipped = self.monitor.restore(checkpoint.models)
+        skipped = self.monitor.restore(checkpoint.models, self._clock())
         self._offsets = dict(checkpoint.offsets)
         age = self._clock() - checkpoint.created_at
         logger.info("restored checkpoint from %s (%.0f s old, %d partition offsets)",

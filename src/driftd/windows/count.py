@@ -70,8 +70,10 @@ class CountWindow:
         panes |= {"sum": self._sum, "open": self._open}
         return {"completed": self.completed, "sequence": self._sequence}, panes
 
-    def restore(self, meta: Mapping[str, float], panes: Mapping[str, Pane]) -> None:
-        """Resume from ``state()``; raises ValueError when it does not fit this window."""
+    def restore(self, meta: Mapping[str, float], panes: Mapping[str, Pane],
+                now: float = 0.0) -> None:
+        """Resume from ``state()``; raises ValueError when it does not fit this window.
+        (``now`` is unused: a count window has no notion of time.)"""
         sequence = int(meta["sequence"])
         done = sorted(((int(name[1:]), pane) for name, pane in panes.items()
                        if name.startswith("c")), key=lambda item: item[0])

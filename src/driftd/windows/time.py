@@ -112,14 +112,17 @@ class TimeWindow:
         return TimedPane(total, (end_index - self.panes) * self.slide, end_index * self.slide)
 
     def state(self) -> tuple[dict[str, float], dict[str, Pane]]:
-        """What resumes it exactly: the watermark, and the retained panes by index
-        (shared, not copied: take it on the thread that adds events)."""
-        return ({"watermark": self.watermark.value},
+        """What resumes it exactly: the watermark with each input's newest event time, and
+        the retained panes by index (shared, not copied: take it on the thread that adds
+        events)."""
+        return (self.watermark.state(),
                 {f"i{index}": pane for index, pane in self._open.items()})
 
-    def restore(self, meta: Mapping[str, float], panes: Mapping[str, Pane]) -> None:
-        """Resume from ``state()``; raises ValueError when it does not fit this window."""
+    def restore(self, meta: Mapping[str, float], panes: Mapping[str, Pane],
+                now: float = 0.0) -> None:
+        """Resume from ``state()`` at processing time ``now``; raises ValueError when it
+        does not fit this window."""
         if not all(p.fits(self._slots, self._tails) for p in panes.values()):
             raise ValueError("checkpointed panes do not fit this window's layout")
         self._open = {int(name[1:]): pane for name, pane in panes.items()}
-        self.watermark.value = float(meta["watermark"])
+        self.watermark.restore(meta, now)

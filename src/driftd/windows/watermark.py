@@ -10,7 +10,7 @@ was assigned but has not sent anything yet holds them back for at most that long
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class Watermark:
@@ -54,6 +54,20 @@ class Watermark:
         self._heard[key] = now
         self._waiting.pop(key, None)
         self.advance(now)
+
+    def state(self) -> dict[str, float]:
+        """The value and each input's newest event time (what a checkpoint keeps)."""
+        return {"value": self.value, **{f"newest/{k}": t for k, t in self._newest.items()}}
+
+    def restore(self, state: Mapping[str, float], now: float) -> None:
+        """Resume from ``state()``: inputs that had already sent count as heard ``now``,
+        so one that is at its end does not hold the others back after a restart."""
+        self.value = float(state.get("value", state.get("watermark", -math.inf)))
+        for name, newest in state.items():
+            if name.startswith("newest/"):
+                key = name[len("newest/"):]
+                self._newest[key], self._heard[key] = float(newest), now
+                self._waiting.pop(key, None)
 
     def advance(self, now: float) -> None:
         """Recompute with idleness as of ``now``; the watermark never goes back."""
