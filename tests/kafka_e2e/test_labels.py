@@ -182,7 +182,9 @@ def test_kill_9_during_the_join_loses_and_repeats_no_match(
     dump = tmp_path / "results.json"
     final = Driftd(config, drain=True, dump=dump, log=tmp_path / "driftd.log")
     assert final.wait(timeout=180) == 0, (tmp_path / "driftd.log").read_text()[-3000:]
-    performance = window_performance(load_results(dump))
+    results = load_results(dump)
+    assert results["late"] == {}  # restarts and partial assignments make nothing late
+    performance = window_performance(results)
     assert performance["labeled"] == 50_000 and performance["predictions"] == 60_000
     log = (tmp_path / "driftd.log").read_text()
     assert log.count("restored checkpoint") >= 3

@@ -134,8 +134,12 @@ class Daemon:
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
         # The source seeks to checkpointed offsets itself; event-time windows now wait for
         # every assigned partition of a windowed stream before closing a window.
-        self.monitor.expect([f"{topic}[{p}]" for topic, p in partitions
-                             if self._streams.get(topic) != "outcomes"], self._clock())
+        self.monitor.expect(self._windowed(partitions), self._clock())
+
+    def _windowed(self, partitions: list[tuple[str, int]]) -> list[str]:
+        """Watermark keys of the partitions whose events go into windows."""
+        return [f"{topic}[{p}]" for topic, p in partitions
+                if self._streams.get(topic) != "outcomes"]
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -144,6 +148,9 @@ class Daemon:
         for source in self._offset_sources:
             source.start_from(self._offsets)
             source.subscribe(self)
+            # Event-time windows wait for every partition, not only the first assigned
+            # (after a crash the group may hand out partitions in more than one step).
+            self.monitor.expect(self._windowed(source.partitions()), self._clock())
         self.http.start()
         logger.info("serving /metrics, /healthz and /readyz on %s", self.http.url)
         self._scheduler.every("evaluate", self.config.evaluation.interval_seconds, self.evaluate)

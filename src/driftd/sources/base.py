@@ -69,6 +69,10 @@ class OffsetSource(Protocol):
         """Start reading; partition moves are reported to ``listener``."""
         ...
 
+    def partitions(self) -> list[tuple[str, int]]:
+        """Every partition this source may read (whether assigned yet or not)."""
+        ...
+
     def positions(self) -> dict[tuple[str, int], int]:
         """Next offset per partition, counting only messages handed out by ``poll``."""
         ...

@@ -58,6 +58,9 @@ class JsonlSource:
     def subscribe(self, listener: PartitionListener) -> None:
         del listener  # a file has no partitions to move
 
+    def partitions(self) -> list[tuple[str, int]]:
+        return []
+
     def positions(self) -> dict[tuple[str, int], int]:
         return {(self.name, 0): max(self._line, self._skip)} if self._owns else {}
 

@@ -88,6 +88,16 @@ class KafkaSource:
     def subscribe(self, listener: PartitionListener) -> None:
         self._consumer.subscribe(topics=list(self._streams), listener=_Rebalance(self, listener))
 
+    def partitions(self) -> list[tuple[str, int]]:
+        """Every partition of the subscribed topics, from cluster metadata (main thread
+        only: it may wait for a metadata request)."""
+        try:
+            return [(topic, p) for topic in self._streams
+                    for p in sorted(self._consumer.partitions_for_topic(topic))]
+        except KafkaError as error:
+            logger.warning("could not list the topics' partitions: %s", error)
+            return []
+
     def start_from(self, offsets: Offsets) -> None:
         """Offsets (from a checkpoint) to seek to when their partitions are assigned."""
         self._start_offsets = dict(offsets)
