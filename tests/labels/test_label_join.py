@@ -72,6 +72,9 @@ def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) 
     send(daemon, "outcomes", [outcome[i] for i in rng.permutation(late)], now=2.0)
     send(daemon, "outcomes", [{"model": "m", "id": f"ghost{i}", "ts": 1200.0, "label": 1}
                               for i in range(50)], now=2.0)
+    send(daemon, "outcomes", [{"model": "m", "ts": 1200.0, "label": 1}], now=2.0)  # no id
+    daemon._pipeline.ingest(RawBatch("outcomes", [b"{not json", b'{"model": "m", "id": "p1",'
+                                                  b' "label": {"bad": 1}}']), 2.0)
     assert daemon.labels is not None
     daemon.labels.expire(now=100.0)  # every remaining prediction and orphan waited > 50 s
     send(daemon, "predictions", [dict(predictions[0], id="late", ts=1700.0)], now=100.0)
@@ -99,6 +102,8 @@ def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) 
     assert snapshot.join[("labels_matched", "m")] == 1500
     assert snapshot.join[("predictions_expired", "m")] == 500
     assert snapshot.join[("outcomes_orphaned", "m")] == 50
+    assert snapshot.join[("outcomes_without_id", "m")] == 1
+    assert snapshot.invalid == {"malformed_json": 1, "wrong_type": 1}
 
 
 def test_regression_rmse_and_mae_equal_numpy(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ class LabelJoin:
             join = self._joins.get(model)
             if join is None:
                 continue
-            rows, ids = _with_ids(batch)
+            rows, ids = self._with_ids(model, batch, "predictions_without_id")
             scores = batch.numeric[join.config.prediction][rows]
             ts = batch.timestamps[rows]
             if len(join.orphans):
@@ -73,7 +73,7 @@ class LabelJoin:
             join = self._joins.get(model)
             if join is None:
                 continue
-            rows, ids = _with_ids(batch)
+            rows, ids = self._with_ids(model, batch, "outcomes_without_id")
             actual, ts = outcome_values(join.config, batch)[rows], batch.timestamps[rows]
             found = join.pending.match(model, ids)
             if len(found.index):
@@ -83,6 +83,15 @@ class LabelJoin:
             if len(waiting):
                 join.orphans.add(model, [ids[i] for i in waiting], ts[waiting], actual[waiting],
                                  np.full(len(waiting), now + join.config.orphan_ttl_seconds))
+
+    def _with_ids(self, model: str, batch: ModelBatch,
+                  counter: str) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Rows of the events that carry an id, and the ids; the others cannot be joined
+        and are counted under ``counter``."""
+        rows = np.array([i for i, v in enumerate(batch.ids) if v is not None], dtype=np.int64)
+        if len(rows) < len(batch):
+            self._telemetry.count_join(counter, model, len(batch) - len(rows))
+        return rows, [str(batch.ids[i]) for i in rows]
 
     def _joined(self, model: str, prediction_ts: npt.NDArray[np.float64],
                 predicted: npt.NDArray[np.float64], actual: npt.NDArray[np.float64],
@@ -104,8 +113,3 @@ class LabelJoin:
             if orphaned:
                 self._telemetry.count_join("outcomes_orphaned", model, orphaned)
 
-
-def _with_ids(batch: ModelBatch) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Rows of the events that carry an id (others cannot be joined), and the ids."""
-    rows = np.array([i for i, v in enumerate(batch.ids) if v is not None], dtype=np.int64)
-    return rows, [str(batch.ids[i]) for i in rows]

@@ -187,6 +187,10 @@ JOIN_COUNTERS = {
                                 "max_pending (events)."),
         ("labels_outside_windows", "Joined outcomes whose prediction is older than every "
                                    "time window (events)."),
+        ("predictions_without_id", "Predictions of a model with performance that carry no "
+                                   "id, so no outcome can join them (events)."),
+        ("outcomes_without_id", "Outcomes that carry no id, so they cannot be joined "
+                                "(events)."),
     )
 }
 CONSUMER_LAG = FamilySpec(
