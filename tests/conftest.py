@@ -30,6 +30,8 @@ with warnings.catch_warnings():
     )
     from kafka import KafkaAdminClient
 
+from kafka_clients import close_kafka_client  # noqa: E402
+
 
 def _load_kafka_local() -> ModuleType:
     # scripts/ is not a package: load the file by path, once per session.
@@ -101,7 +103,7 @@ def kafka_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
             admin.wait_for_topics([name], timeout_ms=20_000)
             (topic,) = admin.describe_topics([name])
         finally:
-            admin.close()
+            close_kafka_client(admin)
         assert len(topic["partitions"]) == partitions, topic
         return name
 
@@ -111,4 +113,4 @@ def kafka_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
         try:
             admin.delete_topics(created)
         finally:
-            admin.close()
+            close_kafka_client(admin)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from kafka_clients import close_kafka_client
+
 pytestmark = pytest.mark.kafka
 
 Message = tuple[bytes, bytes]
@@ -23,7 +25,7 @@ def produce(bootstrap: str, topic: str, messages: list[Message]) -> set[int]:
         producer.flush(timeout=20)
         return {future.get(timeout=10).partition for future in futures}
     finally:
-        producer.close(timeout=10)
+        close_kafka_client(producer, timeout=10)
 
 
 def consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
@@ -42,7 +44,7 @@ def consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> li
             for records in consumer.poll(timeout_ms=500).values():
                 received.extend((record.key, record.value) for record in records)
     finally:
-        consumer.close()
+        close_kafka_client(consumer)
     return received
 
 

@@ -23,6 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from driftd.config import ColumnConfig
 from driftd.reference.build import build_profile
+from kafka_clients import close_kafka_client
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +53,7 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         admin.create_topics({name: {"num_partitions": partitions}})
         admin.wait_for_topics([name], timeout_ms=20_000)
     finally:
-        admin.close()
+        close_kafka_client(admin)
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[bytes], *,
@@ -67,7 +68,7 @@ def produce(bootstrap: str, topic: str, messages: Iterable[bytes], *,
             producer.send(topic, value=message, partition=partition)
         producer.flush(timeout=60)
     finally:
-        producer.close(timeout=10)
+        close_kafka_client(producer, timeout=10)
     return count
 
 
@@ -83,7 +84,7 @@ def consume_all(bootstrap: str, topic: str, expected: int,
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend(batch)
     finally:
-        consumer.close()
+        close_kafka_client(consumer)
     return records
 
 

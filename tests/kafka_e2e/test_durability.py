@@ -14,6 +14,7 @@ from kafka import KafkaAdminClient, TopicPartition
 
 from kafka_e2e.support import (
     Driftd,
+    close_kafka_client,
     create_topic,
     load_results,
     metric_value,
@@ -128,7 +129,7 @@ def test_broker_outage_loses_no_event_and_shows_on_readyz(
     try:
         committed = admin.list_group_offsets({"g": None})["g"]
     finally:
-        admin.close()
+        close_kafka_client(admin)
     assert sum(o.offset for tp, o in committed.items()
                if isinstance(tp, TopicPartition)) == 20_000
 
