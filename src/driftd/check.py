@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from driftd.filescan import Progress, ScanReport, scan_file
 from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
 from driftd.monitor.performance import outcome_values
-from driftd.monitor.results import WindowResult
+from driftd.monitor.results import WindowResult, finite_json
 from driftd.reference.profile import Profile
 from driftd.windows.panes import Pane
 
@@ -97,7 +95,7 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
                                   column.drift.get(test))
                  for test in TEST_STATISTICS if check.model.test_for(spec, test).enabled}
         columns.append({"column": column.column, "kind": column.kind, "role": column.role,
-                        "drift": column.drifted, "statistics": _finite(column.statistics),
+                        "drift": column.drifted, "statistics": dict(column.statistics),
                         "tests": {k: v for k, v in tests.items() if v is not None}})
     report: dict[str, Any] = {
         "model": result.model, "reference": result.reference, "rows": result.events,
@@ -107,13 +105,13 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
     perf = result.performance
     if perf is not None:
         report["performance"] = {
-            "labeled": perf.labeled, "metrics": _finite(perf.metrics),
-            "estimated": _finite(perf.estimated), "baseline": dict(perf.baseline),
-            "decay": {name: {"decay": _finite_or_none(d.decay),
-                             "interval": [_finite_or_none(v) for v in d.interval],
+            "labeled": perf.labeled, "metrics": dict(perf.metrics),
+            "estimated": dict(perf.estimated), "baseline": dict(perf.baseline),
+            "decay": {name: {"decay": d.decay, "interval": list(d.interval),
                              "significant": d.significant} for name, d in perf.decay.items()},
         }
-    return report
+    finite: dict[str, Any] = finite_json(report)  # NaN and infinities become null
+    return finite
 
 
 def _test_json(
@@ -122,20 +120,12 @@ def _test_json(
     statistic, pvalue = TEST_STATISTICS[test]
     if statistic not in stats:
         return None
-    entry: dict[str, Any] = {"statistic": statistic, "value": _finite_or_none(stats[statistic]),
+    entry: dict[str, Any] = {"statistic": statistic, "value": stats[statistic],
                              "decision": config.decision, "drift": drift}
     if pvalue is not None and pvalue in stats:
-        entry["pvalue"] = _finite_or_none(stats[pvalue])
+        entry["pvalue"] = stats[pvalue]
     if config.decision == "threshold":
         entry["threshold"] = config.threshold
     elif config.decision == "pvalue":
         entry["alpha"] = config.alpha
     return entry
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _finite(stats: Mapping[str, float]) -> dict[str, float | None]:
-    return {key: _finite_or_none(value) for key, value in stats.items()}

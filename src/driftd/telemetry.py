@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Upper bounds (seconds) of the label delay histogram: a second to a week.
@@ -97,14 +98,15 @@ class Telemetry:
         with self._lock:
             self._join[(counter, model)] += count
 
-    def observe_label_delay(self, model: str, seconds: float) -> None:
-        slot = next((i for i, bound in enumerate(LABEL_DELAY_BUCKETS) if seconds <= bound),
-                    len(LABEL_DELAY_BUCKETS))
+    def observe_label_delays(self, model: str, seconds: Sequence[float]) -> None:
+        """Record the delays of a batch of joined labels (one lock for the batch)."""
+        slots = Counter(bisect_left(LABEL_DELAY_BUCKETS, s) for s in seconds)
         with self._lock:
             counts, total = self._delay.setdefault(
                 model, ([0] * (len(LABEL_DELAY_BUCKETS) + 1), [0.0]))
-            counts[slot] += 1
-            total[0] += seconds
+            for slot, n in slots.items():
+                counts[slot] += n
+            total[0] += sum(seconds)
 
     def set_source_up(self, source: str, up: bool) -> None:
         with self._lock:

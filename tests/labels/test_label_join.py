@@ -103,6 +103,9 @@ def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) 
     assert snapshot.join[("predictions_expired", "m")] == 500
     assert snapshot.join[("outcomes_orphaned", "m")] == 50
     assert snapshot.join[("outcomes_without_id", "m")] == 1
+    buckets, delay_sum = snapshot.label_delay["m"]  # every label came 30 s after its prediction
+    assert buckets[1] == 0 and buckets[2] == buckets[-1] == 1500
+    assert delay_sum == pytest.approx(1500 * 30.0)
     assert snapshot.invalid == {"malformed_json": 1, "wrong_type": 1}
 
 

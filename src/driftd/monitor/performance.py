@@ -165,8 +165,8 @@ class PerformanceSlots:
             result = regression_metrics(errors)
             metrics = {"mae": result.mae, "rmse": result.rmse, "mape": result.mape}
         baseline = dict(self.baseline)
-        decay = {name: self._decay(name, sums, base) for name, base in baseline.items()
-                 if name in metrics}
+        decay = {name: self._decay(name, sums, base, metrics[name])
+                 for name, base in baseline.items() if name in metrics}
         return PerformanceResult(predictions, labeled, metrics, estimated, baseline, decay)
 
     def _binary_metrics(self, sums: FloatArray) -> dict[str, float]:
@@ -182,7 +182,8 @@ class PerformanceSlots:
                 "auc": roc_auc_from_histograms(np.rint(histogram)),
                 "log_loss": float(sums[self._log_loss] / labeled)}
 
-    def _decay(self, name: str, sums: FloatArray, baseline: float) -> DecayResult:
+    def _decay(self, name: str, sums: FloatArray, baseline: float,
+               current: float) -> DecayResult:
         config = self.config
         tolerance = config.tolerance.get(name, 0.0)
         labeled = float(sums[1])
@@ -199,7 +200,6 @@ class PerformanceSlots:
                               confidence=config.confidence, tolerance=tolerance)
         # Metrics without an interval here (precision, recall, f1, auc, log-loss, mape):
         # the point decay, never significant on its own.
-        current = self.evaluate_metric(name, sums)
         point = baseline - current if name in _HIGHER_IS_BETTER else current - baseline
         return DecayResult(point, (-math.inf, math.inf), False)
 
@@ -208,10 +208,3 @@ class PerformanceSlots:
         sums: FloatArray = self.prediction_rows(predicted).sum(axis=0)
         sums += self.outcome_rows(predicted, actual, np.zeros(predicted.shape[0])).sum(axis=0)
         return sums
-
-    def evaluate_metric(self, name: str, sums: FloatArray) -> float:
-        if self.binary:
-            return self._binary_metrics(sums)[name]
-        errors = sums[self._errors:self._errors + N_ERROR_SUMS]
-        result = regression_metrics(errors)
-        return float(getattr(result, name))

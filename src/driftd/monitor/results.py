@@ -95,16 +95,16 @@ def published_to_json(published: Published | None) -> dict[str, Any]:
     """A JSON-ready copy of a ``Published`` (non-finite numbers become null)."""
     if published is None:
         return {"evaluated_at": None, "windows": []}
-    finite: dict[str, Any] = _finite(asdict(published))
+    finite: dict[str, Any] = finite_json(asdict(published))
     return finite
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """``value`` with every non-finite float replaced by None (strict JSON)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value

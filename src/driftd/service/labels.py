@@ -100,8 +100,7 @@ class LabelJoin:
         self._telemetry.count_join("labels_matched", model, len(prediction_ts))
         if gone:
             self._telemetry.count_join("labels_outside_windows", model, gone)
-        for delay in delays.tolist():
-            self._telemetry.observe_label_delay(model, delay)
+        self._telemetry.observe_label_delays(model, delays.tolist())
 
     def expire(self, now: float) -> None:
         """Drop what waited too long, counting it."""
