@@ -54,6 +54,12 @@ class Telemetry:
         self._join: Counter[tuple[str, str]] = Counter()
         self._delay: dict[str, tuple[list[int], list[float]]] = {}
 
+    def expect_events(self, stream: str, model: str) -> None:
+        """Export ``driftd_events_total`` for the pair at 0 before its first event, so
+        "no events since start" is visible to alert rules (a missing series is not 0)."""
+        with self._lock:
+            self._events[(stream, model)] += 0
+
     def count_events(self, stream: str, model: str, count: int) -> None:
         with self._lock:
             self._events[(stream, model)] += count

@@ -78,8 +78,8 @@ def test_example_file_loads_with_every_section() -> None:
 
     Steps: load config/driftd.example.yaml without environment overrides.
     Expected: one model "fraud" v3 with six columns, two windows, per-column test
-    overrides on top of the default tests, holm correction, a stdin JSONL source, and
-    paths resolved next to the file.
+    overrides on top of the default tests, holm correction, binary performance, a
+    Kafka source of predictions and outcomes, and paths resolved next to the file.
     """
     config = cfg.load_config(EXAMPLE, environ={})
 
@@ -110,9 +110,13 @@ def test_example_file_loads_with_every_section() -> None:
     assert fraud.tests == cfg.TestsConfig()  # the example shows the defaults
     assert fraud.correction == "holm"
 
+    assert fraud.performance is not None and fraud.performance.tolerance == {"accuracy": 0.02}
+    assert fraud.alerts.no_events_seconds == 600
     source = config.sources[0]
-    assert isinstance(source, cfg.JsonlSourceConfig)
-    assert source.path == "-"
+    assert isinstance(source, cfg.KafkaSourceConfig)
+    assert [(t.name, t.stream) for t in source.topics] == [
+        ("fraud.predictions", "predictions"), ("fraud.outcomes", "outcomes")]
+    assert config.alerts == cfg.AlertsConfig()  # the example shows the defaults
     assert config.http.address == "127.0.0.1:9108"
     assert config.checkpoint.path == EXAMPLE.parent / "var" / "driftd-state.sqlite"
     assert config.logging.level == "INFO"

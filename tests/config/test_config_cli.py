@@ -234,7 +234,7 @@ def test_show_prints_the_effective_config(
     shown = yaml.safe_load(out)
     assert code == 0
     assert list(shown) == [
-        "models", "sources", "http", "evaluation", "checkpoint", "logging",
+        "models", "sources", "http", "evaluation", "checkpoint", "logging", "alerts",
         "shutdown_grace_seconds",
     ]  # fmt: skip
     assert shown["http"] == {"address": "0.0.0.0:9200"}

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    config = _load_or_report(args.file)
+    config = load_or_report(args.file)
     if config is None:
         return EXIT_INVALID
     problems = missing_references(config)
@@ -69,7 +69,7 @@ def schema_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    config = _load_or_report(args.file)
+    config = load_or_report(args.file)
     if config is None:
         return EXIT_INVALID
     effective = mask_secrets(config.model_dump(mode="json"))
@@ -88,7 +88,8 @@ def missing_references(config: Config) -> list[str]:
     return problems
 
 
-def _load_or_report(path: Path) -> Config | None:
+def load_or_report(path: Path) -> Config | None:
+    """The config at ``path``, or None after printing its problems to stderr."""
     try:
         return load_config(path)
     except ConfigError as error:

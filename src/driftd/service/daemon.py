@@ -84,6 +84,10 @@ class Daemon:
                          if isinstance(s, KafkaSourceConfig) for t in s.topics}
         self._next_checkpoint = 0.0
         self.telemetry = Telemetry()
+        for model in config.models:
+            self.telemetry.expect_events("predictions", model.name)
+            if model.performance is not None:
+                self.telemetry.expect_events("outcomes", model.name)
         self.board = ResultBoard()
         self.monitor = Monitor(config.models, profiles, self.telemetry)
         self.health = Health(["sources"] + (["broker"] if self._extras.probe else []))

@@ -1,0 +1,344 @@
+"""Prometheus recording and alert rules derived from a config.
+
+The rules follow the config they are generated from: one group of alerts per model
+(drift held for ``drift_for_seconds``, accuracy decay, no events), thresholds of every
+configured test as ``driftd:test_threshold`` series for dashboards, and daemon alerts
+whose staleness limits follow the evaluation and checkpoint intervals. ``driftd rules
+generate`` renders them as a rules file or a Kubernetes ``PrometheusRule``.
+
+>>> from driftd.service.demo import demo_config
+>>> groups = rule_groups(demo_config())
+>>> [group["name"] for group in groups]
+['driftd.recording', 'driftd.thresholds.demo', 'driftd.alerts.demo', 'driftd.alerts']
+>>> alert = next(r for r in groups[2]["rules"] if r.get("alert") == "DriftdFeatureDrift")
+>>> alert["for"], alert["labels"]
+('15m', {'severity': 'ticket', 'category': 'drift'})
+>>> format_duration(90), format_duration(3600), format_duration(0.25)
+('90s', '1h', '250ms')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from driftd.config import (
+    AlertsConfig,
+    CheckpointConfig,
+    ColumnKind,
+    Config,
+    KafkaSourceConfig,
+    ModelConfig,
+)
+
+Rule = dict[str, Any]
+Group = dict[str, Any]
+
+# Tests computed for each kind of column (see monitor/evaluate.py).
+TESTS_BY_KIND: dict[ColumnKind, tuple[str, ...]] = {
+    "numeric": ("psi", "ks", "js", "wasserstein", "missing"),
+    "categorical": ("psi", "chi2", "js", "missing"),
+}
+# Label-free estimates exist for these binary metrics only.
+ESTIMATED_METRICS = ("accuracy", "f1")
+RECORDING_WINDOW = "5m"
+
+
+def format_duration(seconds: float) -> str:
+    """A Prometheus duration for ``seconds`` (whole hours, minutes, seconds or ms)."""
+    millis = math.ceil(seconds * 1000)
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if millis >= size and millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms"
+
+
+def _quote(value: str) -> str:
+    """A PromQL string literal (JSON escaping is a subset PromQL accepts)."""
+    return json.dumps(value)
+
+
+def _selector(name: str, /, **labels: str) -> str:
+    inner = ",".join(f"{label}={_quote(value)}" for label, value in labels.items())
+    return f"{name}{{{inner}}}"
+
+
+def rule_groups(config: Config) -> list[Group]:
+    """Every rule group for ``config``: recording rules, then per model, then daemon."""
+    groups = [_recording_group()]
+    for model in config.models:
+        thresholds = _threshold_rules(model)
+        if thresholds:
+            groups.append({"name": f"driftd.thresholds.{model.name}", "rules": thresholds})
+        groups.append({"name": f"driftd.alerts.{model.name}",
+                       "rules": _model_alerts(model, config.alerts)})
+    groups.append({"name": "driftd.alerts", "rules": _daemon_alerts(config)})
+    return groups
+
+
+def _recording_group() -> Group:
+    invalid = "sum by (job, instance) (rate(driftd_events_invalid_total[5m]))"
+    accepted = "sum by (job, instance) (rate(driftd_events_total[5m]))"
+    return {"name": "driftd.recording", "rules": [
+        {"record": "driftd:drift_detected:max",
+         "expr": "max without (test) (driftd_drift_detected)"},
+        {"record": f"driftd:events:rate{RECORDING_WINDOW}",
+         "expr": "sum by (job, instance, model, stream) (rate(driftd_events_total[5m]))"},
+        {"record": f"driftd:events_invalid:rate{RECORDING_WINDOW}",
+         "expr": "sum by (job, instance, reason) (rate(driftd_events_invalid_total[5m]))"},
+        {"record": f"driftd:events_invalid:ratio_rate{RECORDING_WINDOW}",
+         "expr": f"{invalid} / ({accepted} + {invalid})"},
+        {"record": "driftd:consumer_lag:sum",
+         "expr": "sum by (job, instance, topic) (driftd_consumer_lag)"},
+    ]}
+
+
+def _threshold_rules(model: ModelConfig) -> list[Rule]:
+    rules = []
+    for column in model.monitored_columns:
+        for test in TESTS_BY_KIND[column.kind]:
+            settings = model.test_for(column, test)
+            if not settings.enabled or settings.decision == "none":
+                continue
+            value = settings.threshold if settings.decision == "threshold" else settings.alpha
+            if value is None:
+                continue
+            rules.append({"record": "driftd:test_threshold", "expr": f"vector({value!r})",
+                          "labels": {"model": model.name, "column": column.name,
+                                     "test": test, "decision": settings.decision}})
+    return rules
+
+
+def _alert(name: str, expr: str, *, for_seconds: float, severity: str, category: str,
+           summary: str, description: str, runbook_url: str) -> Rule:
+    rule: Rule = {"alert": name, "expr": expr}
+    if for_seconds > 0:
+        rule["for"] = format_duration(for_seconds)
+    rule["labels"] = {"severity": severity, "category": category}
+    rule["annotations"] = {"summary": summary, "description": description,
+                           "runbook_url": f"{runbook_url}#{name.lower()}"}
+    return rule
+
+
+_WHERE = ("in window {{ $labels.window }} against reference {{ $labels.reference }} "
+          "(model version {{ $labels.model_version }})")
+
+
+def _model_alerts(model: ModelConfig, alerts: AlertsConfig) -> list[Rule]:
+    name = model.name
+    overrides = model.alerts
+    drift_for = _first(overrides.drift_for_seconds, alerts.drift_for_seconds)
+    decay_for = _first(overrides.decay_for_seconds, alerts.decay_for_seconds)
+    no_events = _first(overrides.no_events_seconds, alerts.no_events_seconds)
+    held = format_duration(drift_for)
+    rules = [_alert(
+        "DriftdFeatureDrift",
+        f"max without (test) ({_selector('driftd_drift_detected', model=name, role='input')})"
+        " == 1",
+        for_seconds=drift_for, severity=alerts.severity.feature_drift, category="drift",
+        summary="Input {{ $labels.column }} of model {{ $labels.model }} drifted "
+                "({{ $labels.window }})",
+        description="driftd has flagged input column {{ $labels.column }} of model "
+                    f"{{{{ $labels.model }}}} as drifted for {held} {_WHERE}.",
+        runbook_url=alerts.runbook_url,
+    )]
+    if any(c.role == "prediction" for c in model.columns):
+        rules.append(_alert(
+            "DriftdPredictionDrift",
+            f"max without (test) ("
+            f"{_selector('driftd_drift_detected', model=name, role='prediction')}) == 1",
+            for_seconds=drift_for, severity=alerts.severity.prediction_drift,
+            category="drift",
+            summary="Predictions of model {{ $labels.model }} drifted ({{ $labels.window }})",
+            description="driftd has flagged prediction column {{ $labels.column }} of model "
+                        f"{{{{ $labels.model }}}} as drifted for {held} {_WHERE}.",
+            runbook_url=alerts.runbook_url,
+        ))
+    if model.performance is not None:
+        rules += _performance_alerts(model, alerts, decay_for)
+    rules.append(_no_events_alert(model, alerts, no_events))
+    return rules
+
+
+def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
+                        decay_for: float) -> list[Rule]:
+    performance = model.performance
+    assert performance is not None
+    name, held = model.name, format_duration(decay_for)
+    rules = [_alert(
+        "DriftdAccuracyDecay",
+        f"{_selector('driftd_performance_decay', model=name)} and "
+        f"{_selector('driftd_performance_decay_detected', model=name)} == 1",
+        for_seconds=decay_for, severity=alerts.severity.accuracy_decay, category="performance",
+        summary="{{ $labels.metric }} of model {{ $labels.model }} decayed "
+                "({{ $labels.window }})",
+        description="The {{ $labels.metric }} of model {{ $labels.model }}, measured on "
+                    "joined outcomes, has been worse than its baseline by more than the "
+                    f"tolerance (with confidence) for {held} {_WHERE}. "
+                    "Current decay: {{ $value | printf \"%.4f\" }}.",
+        runbook_url=alerts.runbook_url,
+    )]
+    if performance.task == "binary":
+        parts = []
+        for metric in ESTIMATED_METRICS:
+            if metric != "accuracy" and metric not in performance.tolerance:
+                continue
+            tolerance = performance.tolerance.get(metric, alerts.estimated_decay_tolerance)
+            baseline = _selector("driftd_performance_baseline", model=name, metric=metric)
+            estimate = _selector("driftd_performance_estimated", model=name, metric=metric)
+            parts.append(f"({baseline} - {estimate}) > {tolerance!r}")
+        rules.append(_alert(
+            "DriftdEstimatedAccuracyDecay", " or ".join(parts),
+            for_seconds=decay_for, severity=alerts.severity.estimated_accuracy_decay,
+            category="performance",
+            summary="Estimated {{ $labels.metric }} of model {{ $labels.model }} decayed "
+                    "({{ $labels.window }})",
+            description="The label-free estimate of {{ $labels.metric }} of model "
+                        "{{ $labels.model }} has been below its baseline by more than the "
+                        f"tolerance for {held} {_WHERE}. Estimated decay: "
+                        "{{ $value | printf \"%.4f\" }}. Outcomes may not have arrived yet; "
+                        "the estimate assumes calibrated scores.",
+            runbook_url=alerts.runbook_url,
+        ))
+    return rules
+
+
+def _no_events_alert(model: ModelConfig, alerts: AlertsConfig, silence: float) -> Rule:
+    # No increase over `window`, held for the rest of the silence: the alert fires about
+    # `silence` after the last prediction (driftd exports the counter at 0 from start).
+    window = min(300.0, silence / 2)
+    events = _selector("driftd_events_total", model=model.name, stream="predictions")
+    return _alert(
+        "DriftdNoEvents",
+        f"sum by (job, instance, model) (increase({events}[{format_duration(window)}])) == 0",
+        for_seconds=silence - window, severity=alerts.severity.no_events, category="pipeline",
+        summary="No predictions of model {{ $labels.model }} for "
+                f"{format_duration(silence)}",
+        description="driftd on {{ $labels.instance }} has accepted no prediction event of "
+                    f"model {{{{ $labels.model }}}} for {format_duration(silence)}, so its "
+                    "drift statistics are not moving.",
+        runbook_url=alerts.runbook_url,
+    )
+
+
+def _daemon_alerts(config: Config) -> list[Rule]:
+    alerts = config.alerts
+    job = _quote(alerts.job)
+    stale = _first(alerts.evaluation_stale_seconds,
+                   max(120.0, 5 * config.evaluation.interval_seconds))
+    rules = [_alert(
+        "DriftdEvaluationStale",
+        f"time() - driftd_last_evaluation_timestamp_seconds{{job={job}}} > {stale:g}",
+        for_seconds=0, severity=alerts.severity.evaluation_stale, category="pipeline",
+        summary="driftd on {{ $labels.instance }} has not evaluated for "
+                f"{format_duration(stale)}",
+        description="The last drift evaluation of driftd on {{ $labels.instance }} finished "
+                    "{{ $value | humanizeDuration }} ago (evaluation interval "
+                    f"{format_duration(config.evaluation.interval_seconds)}): every drift "
+                    "metric it exports is stale.",
+        runbook_url=alerts.runbook_url,
+    )]
+    if config.checkpoint.path is not None:
+        rules.append(_checkpoint_alert(config.checkpoint, alerts, job))
+    if any(isinstance(source, KafkaSourceConfig) for source in config.sources):
+        lag = "driftd:consumer_lag:sum"
+        rules.append(_alert(
+            "DriftdConsumerLagGrowing",
+            f"{lag}{{job={job}}} > {alerts.consumer_lag_records} and "
+            f"deriv({lag}{{job={job}}}[10m]) > 0",
+            for_seconds=alerts.consumer_lag_for_seconds, severity=alerts.severity.consumer_lag,
+            category="pipeline",
+            summary="driftd falls behind on topic {{ $labels.topic }}",
+            description="driftd on {{ $labels.instance }} is {{ $value }} records behind on "
+                        f"topic {{{{ $labels.topic }}}}, above {alerts.consumer_lag_records}, "
+                        "and the lag has kept growing for "
+                        f"{format_duration(alerts.consumer_lag_for_seconds)}.",
+            runbook_url=alerts.runbook_url,
+        ))
+    rules.append(_alert(
+        "DriftdInvalidEventsHigh",
+        f"driftd:events_invalid:ratio_rate5m{{job={job}}} > {alerts.invalid_ratio!r}",
+        for_seconds=alerts.invalid_for_seconds, severity=alerts.severity.invalid_events,
+        category="pipeline",
+        summary="driftd on {{ $labels.instance }} rejects {{ $value | humanizePercentage }} "
+                "of events",
+        description="Over the last 5m, {{ $value | humanizePercentage }} of the events read "
+                    "by driftd on {{ $labels.instance }} were rejected (above "
+                    f"{alerts.invalid_ratio:.2%}); see driftd_events_invalid_total by "
+                    "reason and the dead-letter topic.",
+        runbook_url=alerts.runbook_url,
+    ))
+    rules.append(_alert(
+        "DriftdDown",
+        f"up{{job={job}}} == 0 or absent(up{{job={job}}})",
+        for_seconds=alerts.down_for_seconds, severity=alerts.severity.driftd_down,
+        category="availability",
+        summary="driftd is down ({{ $labels.instance }})",
+        description="Prometheus cannot scrape driftd (job {{ $labels.job }}, instance "
+                    "{{ $labels.instance }}): no drift, decay or pipeline alert can fire "
+                    "while it is down.",
+        runbook_url=alerts.runbook_url,
+    ))
+    return rules
+
+
+def _checkpoint_alert(checkpoint: CheckpointConfig, alerts: AlertsConfig, job: str) -> Rule:
+    stale = _first(alerts.checkpoint_stale_seconds, max(300.0, 5 * checkpoint.interval_seconds))
+    return _alert(
+        "DriftdCheckpointStale",
+        f"time() - driftd_checkpoint_timestamp_seconds{{job={job}}} > {stale:g}",
+        for_seconds=0, severity=alerts.severity.checkpoint_stale, category="pipeline",
+        summary="driftd on {{ $labels.instance }} has not checkpointed for "
+                f"{format_duration(stale)}",
+        description="The last checkpoint of driftd on {{ $labels.instance }} was written "
+                    "{{ $value | humanizeDuration }} ago (interval "
+                    f"{format_duration(checkpoint.interval_seconds)}): a restart now would "
+                    "replay more events, and Kafka offsets are not being committed.",
+        runbook_url=alerts.runbook_url,
+    )
+
+
+def _first(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, no line folding, keys in insertion order."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _dump(document: Any) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1_000_000,
+                     allow_unicode=True)
+
+
+def render_rules(groups: Sequence[Group], *, header: str) -> str:
+    """A Prometheus rules file (``rule_files:``) with ``header`` as its comment."""
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + _dump({"groups": list(groups)})
+
+
+def render_prometheus_rule(groups: Sequence[Group], *, name: str, header: str,
+                           labels: dict[str, str] | None = None) -> str:
+    """The same groups as a prometheus-operator ``PrometheusRule`` manifest."""
+    metadata: dict[str, Any] = {"name": name,
+                                "labels": {"app.kubernetes.io/name": "driftd",
+                                           **(labels or {})}}
+    document = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                "metadata": metadata, "spec": {"groups": list(groups)}}
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + _dump(document)
