@@ -1,4 +1,4 @@
-"""`driftd run` (the daemon on a config) and `driftd demo` (on the built-in stream)."""
+"""`driftd run`: the daemon on a config, in the foreground (``serve`` also runs the demo)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from driftd.monitor.results import published_to_json
 from driftd.reference.profile import Profile, ProfileError, load_profile
 from driftd.service.checkpoint import CheckpointError, CheckpointStore
 from driftd.service.daemon import Daemon, Extras
-from driftd.service.demo import demo_config, demo_profile
 from driftd.sources.base import Source
 from driftd.sources.demo import DemoGenerator, DemoSource
 from driftd.sources.jsonl import JsonlSource
@@ -44,12 +43,6 @@ def register(commands: Any) -> None:
     run.add_argument("--dump-results", type=Path, metavar="FILE",
                      help="write the final evaluation as JSON to FILE at shutdown")
     run.set_defaults(handler=handle_run)
-    demo = commands.add_parser("demo", help="run the daemon on the built-in demo stream")
-    demo.add_argument("--address", default="127.0.0.1:9108", help="HTTP host:port")
-    demo.add_argument("--drift-after", type=float, default=120.0, metavar="SECONDS")
-    demo.add_argument("--rate", type=float, default=2000.0, metavar="EVENTS_PER_SECOND")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(handler=handle_demo)
 
 
 def handle_run(args: argparse.Namespace) -> int:
@@ -61,19 +54,6 @@ def handle_run(args: argparse.Namespace) -> int:
         return 2
     return serve(config, profiles, exit_when_drained=args.exit_when_drained,
                  dump_results=args.dump_results)
-
-
-def handle_demo(args: argparse.Namespace) -> int:
-    try:
-        config = demo_config(address=args.address, drift_after_seconds=args.drift_after,
-                             events_per_second=args.rate, seed=args.seed)
-    except ConfigError as error:
-        print(f"driftd demo: {error}", file=sys.stderr)
-        return 2
-    source = config.sources[0]
-    assert isinstance(source, DemoSourceConfig)
-    profiles = {config.models[0].name: demo_profile(config.models[0], source)}
-    return serve(config, profiles, banner=_demo_banner(config, source))
 
 
 def load_profiles(config: Config) -> dict[str, Profile]:
@@ -94,13 +74,17 @@ def build_sources(config: Config) -> list[Source]:
         elif isinstance(spec, KafkaSourceConfig):
             sources.append(KafkaSource(spec))
         else:
-            sources.append(DemoSource(
-                DemoGenerator(spec.seed), model=spec.model,
-                events_per_second=spec.events_per_second,
-                drift_after_seconds=spec.drift_after_seconds,
-                label_delay_seconds=spec.label_delay_seconds, clock=time.time,
-                sleep=time.sleep))
+            sources.append(demo_source(spec))
     return sources
+
+
+def demo_source(spec: DemoSourceConfig) -> DemoSource:
+    """The in-process demo stream, in real (wall-clock) time."""
+    return DemoSource(DemoGenerator(spec.seed), model=spec.model,
+                      events_per_second=spec.events_per_second,
+                      drift_after_seconds=spec.drift_after_seconds,
+                      label_delay_seconds=spec.label_delay_seconds, clock=time.time,
+                      sleep=time.sleep)
 
 
 def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
@@ -108,7 +92,7 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
     """Run a daemon in the foreground until SIGTERM/SIGINT (or drained)."""
     if banner:
         print(banner, flush=True)
-    _setup_logging(config.logging.level)
+    setup_logging(config.logging.level)
     _log_effective_config(config)
     try:
         sources: Sequence[Source] = build_sources(config)
@@ -155,15 +139,7 @@ def build_extras(config: Config) -> Extras:
                   probe_timeout_seconds=kafka.broker_timeout_seconds)
 
 
-def _demo_banner(config: Config, source: DemoSourceConfig) -> str:
-    url = f"http://{config.http.address}/metrics"
-    return (f"driftd demo: {source.events_per_second:g} events/s of model 'demo'; "
-            f"drift starts after {source.drift_after_seconds:g} s.\n"
-            f"  metrics: {url}   (watch driftd_psi and driftd_ks_statistic rise)\n"
-            f"  health:  http://{config.http.address}/readyz   stop with Ctrl-C")
-
-
-def _setup_logging(level: str) -> None:
+def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # kafka-python logs every reconnect attempt (many a second during an outage) as an
