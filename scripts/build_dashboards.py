@@ -150,6 +150,15 @@ def lay_out(sections: list[tuple[str, list[Json]]], collapsed: tuple[str, ...] =
     return out
 
 
+def one_model_variables(*, columns_multi: bool) -> list[Json]:
+    """$model and $window (single), then $column, of the model and column dashboards."""
+    return [variable("model", "Model", "label_values(driftd_window_events, model)"),
+            variable("window", "Window",
+                     'label_values(driftd_window_events{model="$model"}, window)'),
+            variable("column", "Column", 'label_values(driftd_psi{model="$model"}, column)',
+                     multi=columns_multi)]
+
+
 def variable(name: str, label: str, definition: str, *, multi: bool = False) -> Json:
     """A query variable filled by ``label_values(...)``, refreshed with the time range.
     A multi-value one defaults to All, sent as ``.*`` (its matchers are regexes)."""
@@ -448,11 +457,7 @@ def model() -> Json:
     return dashboard(
         "driftd-model", "driftd / Model",
         "One model: which columns drift, how much, and whether its performance decays.",
-        [variable("model", "Model", "label_values(driftd_window_events, model)"),
-         variable("window", "Window",
-                  'label_values(driftd_window_events{model="$model"}, window)'),
-         variable("column", "Column", 'label_values(driftd_psi{model="$model"}, column)',
-                  multi=True)],
+        one_model_variables(columns_multi=True),
         lay_out([("Now", model_now()), ("Drift", model_drift()),
                  ("Performance and labels", model_performance()),
                  ("Pipeline", model_pipeline())], collapsed=("Pipeline",)),
@@ -540,10 +545,7 @@ def column() -> Json:
     return dashboard(
         "driftd-column", "driftd / Column",
         "One column of one model: every statistic against the reference, with its limits.",
-        [variable("model", "Model", "label_values(driftd_window_events, model)"),
-         variable("window", "Window",
-                  'label_values(driftd_window_events{model="$model"}, window)'),
-         variable("column", "Column", 'label_values(driftd_psi{model="$model"}, column)')],
+        one_model_variables(columns_multi=False),
         lay_out([("Now", column_now()), ("Statistics", column_statistics())]),
         [link("Fleet", "driftd-fleet", include_vars=False),
          link("Model", "driftd-model", include_vars=True)])

@@ -28,7 +28,6 @@ import yaml
 
 from driftd.config import (
     AlertsConfig,
-    CheckpointConfig,
     ColumnKind,
     Config,
     KafkaSourceConfig,
@@ -228,22 +227,26 @@ def _no_events_alert(model: ModelConfig, alerts: AlertsConfig, silence: float) -
 def _daemon_alerts(config: Config) -> list[Rule]:
     alerts = config.alerts
     job = _quote(alerts.job)
-    stale = _first(alerts.evaluation_stale_seconds,
-                   max(120.0, 5 * config.evaluation.interval_seconds))
-    rules = [_alert(
-        "DriftdEvaluationStale",
-        f"time() - driftd_last_evaluation_timestamp_seconds{{job={job}}} > {stale:g}",
-        for_seconds=0, severity=alerts.severity.evaluation_stale, category="pipeline",
-        summary="driftd on {{ $labels.instance }} has not evaluated for "
-                f"{format_duration(stale)}",
-        description="The last drift evaluation of driftd on {{ $labels.instance }} finished "
-                    "{{ $value | humanizeDuration }} ago (evaluation interval "
-                    f"{format_duration(config.evaluation.interval_seconds)}): every drift "
-                    "metric it exports is stale.",
-        runbook_url=alerts.runbook_url,
+    rules = [_stale_alert(
+        "DriftdEvaluationStale", "driftd_last_evaluation_timestamp_seconds", job,
+        stale=_first(alerts.evaluation_stale_seconds,
+                     max(120.0, 5 * config.evaluation.interval_seconds)),
+        interval=config.evaluation.interval_seconds, alerts=alerts,
+        severity=alerts.severity.evaluation_stale, did="evaluated",
+        last="The last drift evaluation of driftd on {{ $labels.instance }} finished",
+        impact="every drift metric it exports is stale.",
     )]
     if config.checkpoint.path is not None:
-        rules.append(_checkpoint_alert(config.checkpoint, alerts, job))
+        rules.append(_stale_alert(
+            "DriftdCheckpointStale", "driftd_checkpoint_timestamp_seconds", job,
+            stale=_first(alerts.checkpoint_stale_seconds,
+                         max(300.0, 5 * config.checkpoint.interval_seconds)),
+            interval=config.checkpoint.interval_seconds, alerts=alerts,
+            severity=alerts.severity.checkpoint_stale, did="checkpointed",
+            last="The last checkpoint of driftd on {{ $labels.instance }} was written",
+            impact="a restart now would replay more events, and Kafka offsets are not "
+                   "being committed.",
+        ))
     if any(isinstance(source, KafkaSourceConfig) for source in config.sources):
         lag = "driftd:consumer_lag:sum"
         rules.append(_alert(
@@ -286,18 +289,17 @@ def _daemon_alerts(config: Config) -> list[Rule]:
     return rules
 
 
-def _checkpoint_alert(checkpoint: CheckpointConfig, alerts: AlertsConfig, job: str) -> Rule:
-    stale = _first(alerts.checkpoint_stale_seconds, max(300.0, 5 * checkpoint.interval_seconds))
+def _stale_alert(name: str, metric: str, job: str, *, stale: float, interval: float,
+                 alerts: AlertsConfig, severity: str, did: str, last: str,
+                 impact: str) -> Rule:
+    """An alert on a timestamp gauge that stopped moving for ``stale`` seconds."""
     return _alert(
-        "DriftdCheckpointStale",
-        f"time() - driftd_checkpoint_timestamp_seconds{{job={job}}} > {stale:g}",
-        for_seconds=0, severity=alerts.severity.checkpoint_stale, category="pipeline",
-        summary="driftd on {{ $labels.instance }} has not checkpointed for "
+        name, f"time() - {metric}{{job={job}}} > {stale:g}",
+        for_seconds=0, severity=severity, category="pipeline",
+        summary=f"driftd on {{{{ $labels.instance }}}} has not {did} for "
                 f"{format_duration(stale)}",
-        description="The last checkpoint of driftd on {{ $labels.instance }} was written "
-                    "{{ $value | humanizeDuration }} ago (interval "
-                    f"{format_duration(checkpoint.interval_seconds)}): a restart now would "
-                    "replay more events, and Kafka offsets are not being committed.",
+        description=f"{last} {{{{ $value | humanizeDuration }}}} ago (interval "
+                    f"{format_duration(interval)}): {impact}",
         runbook_url=alerts.runbook_url,
     )
 
