@@ -86,28 +86,3 @@ def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             yield panel
         # A collapsed row keeps its panels inside it.
         yield from _panels(panel.get("panels", []))
-
-
-_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
-_MATCHERS = re.compile(r"\{[^{}]*\}")
-_RANGES = re.compile(r"\[[^\[\]]*\]")
-_LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
-# An identifier not inside a number or a duration (1e-3, 5m), optionally followed by "(".
-_IDENTIFIER = re.compile(r"(?<![\w:.$])([A-Za-z_:][\w:]*)(\s*\()?")
-_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
-             "offset", "and", "or", "unless", "atan2", "inf", "nan"}
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names an expression selects: not functions, aggregations, keywords, label
-    names (in matchers and by/on lists), strings, durations or variables.
-
-    >>> sorted(metric_names('sum by (job) (rate(a_total{x="b c"}[$__rate_interval])) '
-    ...                     '/ on (job) group_left (model) driftd:b:max offset 5m or vector(1e-3)'))
-    ['a_total', 'driftd:b:max']
-    """
-    text = _STRINGS.sub('""', expr)
-    for pattern in (_MATCHERS, _RANGES, _LABEL_LISTS):
-        text = pattern.sub(" ", text)
-    return {match.group(1) for match in _IDENTIFIER.finditer(text)
-            if not match.group(2) and match.group(1).lower() not in _KEYWORDS}

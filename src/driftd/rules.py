@@ -79,9 +79,20 @@ def rule_groups(config: Config) -> list[Group]:
     return groups
 
 
+def _invalid_ratio(matchers: str = "") -> str:
+    """Share of rejected events among all events read over 5m, per driftd instance."""
+    invalid = f"sum by (job, instance) (rate(driftd_events_invalid_total{matchers}[5m]))"
+    accepted = f"sum by (job, instance) (rate(driftd_events_total{matchers}[5m]))"
+    return f"{invalid} / ({accepted} + {invalid})"
+
+
+def _lag(matchers: str = "") -> str:
+    return f"sum by (job, instance, topic) (driftd_consumer_lag{matchers})"
+
+
 def _recording_group() -> Group:
-    invalid = "sum by (job, instance) (rate(driftd_events_invalid_total[5m]))"
-    accepted = "sum by (job, instance) (rate(driftd_events_total[5m]))"
+    # For dashboards. Alerts use their own expressions, so that they never read a value
+    # of another group's previous evaluation.
     return {"name": "driftd.recording", "rules": [
         {"record": "driftd:drift_detected:max",
          "expr": "max without (test) (driftd_drift_detected)"},
@@ -90,9 +101,8 @@ def _recording_group() -> Group:
         {"record": f"driftd:events_invalid:rate{RECORDING_WINDOW}",
          "expr": "sum by (job, instance, reason) (rate(driftd_events_invalid_total[5m]))"},
         {"record": f"driftd:events_invalid:ratio_rate{RECORDING_WINDOW}",
-         "expr": f"{invalid} / ({accepted} + {invalid})"},
-        {"record": "driftd:consumer_lag:sum",
-         "expr": "sum by (job, instance, topic) (driftd_consumer_lag)"},
+         "expr": _invalid_ratio()},
+        {"record": "driftd:consumer_lag:sum", "expr": _lag()},
     ]}
 
 
@@ -248,11 +258,10 @@ def _daemon_alerts(config: Config) -> list[Rule]:
                    "being committed.",
         ))
     if any(isinstance(source, KafkaSourceConfig) for source in config.sources):
-        lag = "driftd:consumer_lag:sum"
+        lag = _lag(f"{{job={job}}}")
         rules.append(_alert(
             "DriftdConsumerLagGrowing",
-            f"{lag}{{job={job}}} > {alerts.consumer_lag_records} and "
-            f"deriv({lag}{{job={job}}}[10m]) > 0",
+            f"{lag} > {alerts.consumer_lag_records} and deriv(({lag})[10m:1m]) > 0",
             for_seconds=alerts.consumer_lag_for_seconds, severity=alerts.severity.consumer_lag,
             category="pipeline",
             summary="driftd falls behind on topic {{ $labels.topic }}",
@@ -264,7 +273,7 @@ def _daemon_alerts(config: Config) -> list[Rule]:
         ))
     rules.append(_alert(
         "DriftdInvalidEventsHigh",
-        f"driftd:events_invalid:ratio_rate5m{{job={job}}} > {alerts.invalid_ratio!r}",
+        f"{_invalid_ratio(f'{{job={job}}}')} > {alerts.invalid_ratio!r}",
         for_seconds=alerts.invalid_for_seconds, severity=alerts.severity.invalid_events,
         category="pipeline",
         summary="driftd on {{ $labels.instance }} rejects {{ $value | humanizePercentage }} "

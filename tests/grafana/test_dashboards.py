@@ -18,18 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from driftd.monitor.results import ResultBoard
-from driftd.rules import rule_groups
-from driftd.service.demo import demo_config
-from driftd.sinks.prometheus import FAMILIES, DriftdCollector
-from driftd.telemetry import Telemetry
+import promql_names
 from grafana_support import (
     dashboard_queries,
-    metric_names,
     parse_label_values,
     substitute,
     variable_queries,
 )
+from promql_names import metric_names
 
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "grafana"
@@ -68,28 +64,9 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def exported_metrics() -> set[str]:
-    """Sample names driftd exports: FAMILIES (counters with _total) and the histograms,
-    which only the collector knows, found by collecting after one observation each."""
-    names = {f.name + ("_total" if f.kind == "counter" else "") for f in FAMILIES}
-    telemetry = Telemetry()
-    telemetry.observe_batch(0.01)
-    telemetry.observe_label_delays("fraud", [30.0])
-    collector = DriftdCollector(ResultBoard(), telemetry, references={}, build={})
-    histograms = {f.name for f in collector.collect() if f.type == "histogram"}
-    assert histograms == {"driftd_batch_duration_seconds", "driftd_label_delay_seconds"}
-    return names | {f"{h}{suffix}" for h in histograms for suffix in ("_bucket", "_sum", "_count")}
-
-
-def recorded_metrics() -> set[str]:
-    """Names of the recording rules `driftd rules generate` writes (demo config)."""
-    return {rule["record"] for group in rule_groups(demo_config())
-            for rule in group["rules"] if "record" in rule}
-
-
 @pytest.fixture(scope="module")
 def known_metrics() -> set[str]:
-    return exported_metrics() | recorded_metrics() | {"up"}
+    return promql_names.known_metrics()
 
 
 def test_committed_dashboards_equal_the_generator_output() -> None:
@@ -118,7 +95,7 @@ def test_dashboard_has_its_uid_variables_and_datasource(path: Path) -> None:
     for name, query in variable_queries(path):
         selector, label = parse_label_values(query)
         assert label == name and variables[name]["datasource"] == DATASOURCE
-        assert metric_names(selector) <= exported_metrics(), (name, query)
+        assert metric_names(selector) <= promql_names.exported_metrics(), (name, query)
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)

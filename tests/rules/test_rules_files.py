@@ -14,6 +14,7 @@ import yaml
 
 from alerting.servers import promtool_check_rules, promtool_test_rules
 from driftd.cli import main as driftd
+from promql_names import known_metrics, metric_names
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "deploy" / "prometheus" / "driftd.rules.yml"
@@ -100,3 +101,15 @@ def test_drift_and_decay_descriptions_name_model_column_window_and_reference() -
         wanted.append("column" if alert["labels"]["category"] == "drift" else "metric")
         for label in wanted:
             assert f"$labels.{label}" in description, (alert["alert"], label)
+
+
+def test_rules_select_only_series_driftd_or_the_rules_produce() -> None:
+    """A renamed metric must fail here, not silently leave an alert that never fires."""
+    groups = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["groups"]
+    known = known_metrics()
+
+    for rule in (r for group in groups for r in group["rules"]):
+        names = metric_names(rule["expr"])
+        if not rule["expr"].startswith("vector("):
+            assert names, rule
+        assert names <= known, (rule.get("alert") or rule["record"], sorted(names - known))
