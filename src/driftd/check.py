@@ -81,7 +81,7 @@ def run_check(
     decoder = Decoder({model.name: model.columns}, default_model=model.name,
                       strict_non_finite=strict)
     scan = scan_file(data, decoder, model.name, add, progress=progress)
-    result = Evaluator(model, layout).evaluate("file", pane)
+    result = Evaluator(model, layout, min_events=0).evaluate("file", pane)
     return CheckResult(model, result, scan)
 
 

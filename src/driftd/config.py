@@ -313,6 +313,12 @@ class ModelConfig(_Frozen):
         description="Non-finite numbers count as missing values (default) or make the "
         "event invalid (reason non_finite).",
     )
+    min_window_events: int = Field(
+        default=1000, ge=0,
+        description="Threshold decisions (drift when a statistic exceeds its threshold) "
+        "need a window of at least this many events: PSI and JS of a small sample are "
+        "mostly noise. Smaller windows are still evaluated and exported; p-value "
+        "decisions are calibrated for any size and always apply. 0 turns this off.")
     performance: PerformanceConfig | None = None
     alerts: ModelAlertsConfig = ModelAlertsConfig()
 

@@ -129,3 +129,32 @@ def test_null_streams_are_flagged_at_the_configured_alpha() -> None:
     half_width = 3.29 * np.sqrt(alpha * (1 - alpha) / total)
     assert total == 480
     assert abs(rate - alpha) <= half_width, rate
+
+
+@pytest.mark.parametrize(("min_events", "thresholds_decide"), [(1000, False), (0, True)])
+def test_a_window_too_small_gets_no_threshold_decision(
+        min_events: int, thresholds_decide: bool) -> None:
+    """Given: a window of only 150 events, strongly shifted (PSI and JS far above their
+    thresholds, KS p-value tiny).
+
+    Expected: with min_window_events 1000, PSI and JS decide "no drift" (a small sample's
+    PSI is mostly noise) while the p-value decision of KS still flags it; with 0, all do.
+    The statistics are computed either way.
+    """
+    rng = np.random.default_rng(5)
+    reference = sample(rng, 20_000, 0.0)
+    config = model(ks=TestConfig(decision="pvalue", alpha=0.01)).model_copy(
+        update={"min_window_events": min_events})
+    profile = build_profile("m", COLUMNS, reference.numeric, reference.categorical,
+                            rows=20_000, metadata={})
+    layout = Layout(COLUMNS, profile)
+    window = CountWindow(150, 150, slots=layout.size, tails=layout.tail_size)
+    window.add(layout.encode(sample(rng, 150, 2.0)))
+    pane = window.latest()
+    assert pane is not None
+
+    x = Evaluator(config, layout).evaluate("w", pane).column("x")
+
+    assert x.statistics["psi"] > 1.0 and x.statistics["js_distance"] > 0.3
+    assert x.drift["ks"]
+    assert x.drift["psi"] is thresholds_decide and x.drift["js"] is thresholds_decide

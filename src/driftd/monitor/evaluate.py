@@ -50,8 +50,12 @@ class _Reference:
 class Evaluator:
     """Computes a ``WindowResult`` from a window's pane aggregate; owns its caches."""
 
-    def __init__(self, model: ModelConfig, layout: Layout, *, seed: int = 0) -> None:
+    def __init__(self, model: ModelConfig, layout: Layout, *, seed: int = 0,
+                 min_events: int | None = None) -> None:
+        """``min_events``: windows with fewer events get no threshold decision (default
+        the model's ``min_window_events``; ``driftd check`` passes 0)."""
         self.model, self.layout = model, layout
+        self._min_events = model.min_window_events if min_events is None else min_events
         self._references = [_Reference(slots) for slots in layout.columns]
         self._ks_pvalue = KSPValue()
         self._nulls: dict[tuple[str, int], npt.NDArray[np.float64]] = {}
@@ -61,7 +65,7 @@ class Evaluator:
         self, window: str, pane: Pane, *, start: float | None = None, end: float | None = None
     ) -> WindowResult:
         statistics = [self._column_statistics(ref, pane) for ref in self._references]
-        drift = self._decide(statistics)
+        drift = self._decide(statistics, thresholds=pane.events >= self._min_events)
         columns = tuple(
             ColumnResult(ref.slots.column.name, ref.slots.column.kind, ref.slots.column.role,
                          stats, flags)
@@ -127,16 +131,19 @@ class Evaluator:
                 ref.prepared.bin_counts, n_cur, resamples=test.bootstrap_resamples, seed=self._seed)
         return bootstrap_pvalue(value, null)
 
-    def _decide(self, statistics: list[dict[str, float]]) -> list[dict[str, bool]]:
+    def _decide(self, statistics: list[dict[str, float]], *,
+                thresholds: bool) -> list[dict[str, bool]]:
+        """Each column's decisions; ``thresholds=False`` (a window too small for a
+        threshold to mean anything) turns threshold decisions into "no drift"."""
         decisions: list[dict[str, bool]] = [{} for _ in statistics]
         for test in ("psi", "ks", "chi2", "js", "wasserstein", "missing"):
             configs = [self.model.test_for(ref.slots.column, test) for ref in self._references]
-            self._decide_test(test, configs, statistics, decisions)
+            self._decide_test(test, configs, statistics, decisions, thresholds=thresholds)
         return decisions
 
     def _decide_test(
         self, test: str, configs: list[TestConfig], statistics: list[dict[str, float]],
-        decisions: list[dict[str, bool]],
+        decisions: list[dict[str, bool]], *, thresholds: bool,
     ) -> None:
         pvalue_key = _PVALUE_STAT.get(test)
         pvalues = np.array([
@@ -153,7 +160,7 @@ class Evaluator:
             elif config.decision == "threshold" and config.threshold is not None:
                 value = _threshold_value(test, stats)
                 if value is not None:
-                    decisions[i][test] = bool(value > config.threshold)
+                    decisions[i][test] = thresholds and bool(value > config.threshold)
 
 
 def _threshold_value(test: str, stats: Mapping[str, float]) -> float | None:
