@@ -227,6 +227,8 @@ def test_drift_reaches_on_call_and_every_dashboard_panel_has_data(
         assert HOLD <= alert["received_at"] - drift_at <= MAX_DELAY, alert
         assert alert["annotations"]["runbook_url"].endswith(
             f"#{alert['labels']['alertname'].lower()}")
+    print(f"drift -> page {page['received_at'] - drift_at:.1f} s, "
+          f"ticket {ticket['received_at'] - drift_at:.1f} s")
     early = [a for a in pages(webhook_receiver.alerts()) if a["received_at"] < drift_at]
     assert early == []
 
