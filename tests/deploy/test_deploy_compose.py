@@ -159,6 +159,10 @@ def test_grafana_gets_provisioning_and_dashboards_where_it_reads_them() -> None:
                for source in load_yaml(path).get("datasources", [])]
     urls = {s["url"] for s in sources if s["type"] == "prometheus"}
     assert urls == {"http://prometheus:9090"}, "the data source is not the stack's Prometheus"
+    # Grafana sizes $__rate_interval from this: it must be the stack's scrape interval.
+    intervals = {s["jsonData"]["timeInterval"] for s in sources if s["type"] == "prometheus"}
+    jobs = {job["job_name"]: job for job in prometheus_config()["scrape_configs"]}
+    assert intervals == {jobs["driftd"]["scrape_interval"]}
 
 
 def _yaml_files(directory: Path) -> list[Path]:
