@@ -109,11 +109,7 @@ def routing_to(webhook: WebhookReceiver) -> dict[str, Any]:
 
 
 def speed_up(route: dict[str, Any]) -> None:
-    for key, value in (("group_wait", "1s"), ("group_interval", "1s")):
-        if key in route:
-            route[key] = value
-    route.setdefault("group_wait", "1s")
-    route.setdefault("group_interval", "1s")
+    route["group_wait"] = route["group_interval"] = "1s"
     for child in route.get("routes", []):
         speed_up(child)
 
@@ -131,27 +127,26 @@ def receiver_for(severity: str) -> str:
 
 @pytest.fixture
 def started() -> Iterator[Callable[[Any], Any]]:
-    """Stops what the test started (processes with terminate, or .stop()), newest first."""
-    stack: list[Any] = []
+    """Stops the processes the test started (the producer, driftd), newest first; the
+    server factories stop Prometheus and Alertmanager after them."""
+    stack: list[subprocess.Popen[bytes] | Driftd] = []
 
-    def keep(thing: Any) -> Any:
-        stack.append(thing)
-        return thing
+    def keep(process: Any) -> Any:
+        stack.append(process)
+        return process
 
     yield keep
-    for thing in reversed(stack):
-        if isinstance(thing, subprocess.Popen):
-            thing.terminate()
-            try:
-                thing.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                thing.kill()
-                thing.wait(timeout=30)
-        elif isinstance(thing, Driftd):
-            if thing.process.poll() is None:
-                thing.terminate()
-        else:
-            thing.stop()
+    for process in reversed(stack):
+        if isinstance(process, Driftd):
+            if process.process.poll() is None:
+                process.terminate()
+            continue
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def pages(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,7 +156,8 @@ def pages(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_drift_reaches_on_call_and_every_dashboard_panel_has_data(
     tmp_path: Path, kafka_bootstrap: str, webhook_receiver: WebhookReceiver,
-    started: Callable[[Any], Any],
+    alertmanager_factory: Callable[..., Alertmanager],
+    prometheus_factory: Callable[..., Prometheus], started: Callable[[Any], Any],
 ) -> None:
     """Steps: start driftd on two fresh topics, Prometheus with driftd's generated
     rules, Alertmanager with the shipped routing; produce the demo stream whose inputs
@@ -180,15 +176,12 @@ def test_drift_reaches_on_call_and_every_dashboard_panel_has_data(
                           outcomes=outcomes)
     rules = generate_rules(config, tmp_path / "driftd.rules.yml")
 
-    manager = started(Alertmanager(routing_to(webhook_receiver), tmp_path / "alertmanager"))
-    manager.start()
+    manager = alertmanager_factory(routing_to(webhook_receiver))
     driftd = started(Driftd(config, log=tmp_path / "driftd.log"))
     driftd.wait_ready()
     address = driftd.url.removeprefix("http://")
-    prometheus = started(Prometheus(
-        prometheus_config({"driftd": [address]}, alertmanager_url=manager.url),
-        [rules], tmp_path / "prometheus"))
-    prometheus.start()
+    prometheus = prometheus_factory(
+        prometheus_config({"driftd": [address]}, alertmanager_url=manager.url), [rules])
     prometheus.wait_for_target_up("driftd", timeout=30)
 
     with (tmp_path / "producer.log").open("wb") as log:
