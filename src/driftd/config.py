@@ -471,7 +471,25 @@ SourceConfig = Annotated[
 
 
 class HttpConfig(_Frozen):
+    """The /metrics, /healthz and /readyz server and its bounds.
+
+    At ``max_connections`` a new connection closes the oldest idle one, so scrapes are
+    answered however many clients hold connections open.
+    """
+
     address: str = "127.0.0.1:9108"
+    max_connections: int = Field(default=64, gt=0, le=10_000)
+    read_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="A request head must be complete this long after its first byte "
+                    "(after the accept for a connection's first request).")
+    idle_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=86_400,
+        description="How long a keep-alive connection may wait for its next request; "
+                    "above a 60 s scrape interval so Prometheus reuses its connection.")
+    write_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="How long a client may take to read a response.")
+    max_request_head_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
 
     @field_validator("address")
     @classmethod

@@ -29,7 +29,7 @@ from driftd.service.health import Health
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
 from driftd.service.scheduler import Scheduler
-from driftd.sinks.http import HttpServer
+from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
 from driftd.sources.base import OffsetSource, Source
 from driftd.telemetry import Telemetry
@@ -105,7 +105,13 @@ class Daemon:
         registry = build_registry(DriftdCollector(self.board, self.telemetry,
                                                   references=references, build=build))
         self.http = HttpServer(config.http.host, config.http.port,
-                               metrics=functools.partial(render, registry), health=self.health)
+                               metrics=functools.partial(render, registry), health=self.health,
+                               limits=HttpLimits(
+                                   max_connections=config.http.max_connections,
+                                   read_timeout_seconds=config.http.read_timeout_seconds,
+                                   idle_timeout_seconds=config.http.idle_timeout_seconds,
+                                   write_timeout_seconds=config.http.write_timeout_seconds,
+                                   max_request_head_bytes=config.http.max_request_head_bytes))
         self._scheduler = Scheduler()
 
     # -- control -------------------------------------------------------------------------
