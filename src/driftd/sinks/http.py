@@ -22,11 +22,11 @@ from urllib.parse import urlsplit
 
 import h11
 
-from driftd.sinks.http_connection import Connection, Limits, Reply
+from driftd.sinks.http_connection import Connection, HttpLimits, Reply
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HealthCheck", "HttpServer", "Limits"]
+__all__ = ["HealthCheck", "HttpServer", "HttpLimits"]
 
 LISTEN_BACKLOG = 100
 STOP_GRACE_SECONDS = 2.0  # how long stop() lets requests in progress finish
@@ -55,7 +55,7 @@ class HttpServer:
         *,
         metrics: Callable[[], tuple[bytes, str]],
         health: HealthCheck,
-        limits: Limits | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
@@ -63,7 +63,7 @@ class HttpServer:
         self._port = port
         self._metrics = metrics
         self._health = health
-        self._limits = limits or Limits()
+        self._limits = limits or HttpLimits()
         self._lock = threading.Lock()
         self._running: _Running | None = None
 
@@ -106,7 +106,7 @@ class _Running:
     """The loop thread, the listener and the open connections of a started server."""
 
     def __init__(self, sock: socket.socket, metrics: Callable[[], tuple[bytes, str]],
-                 health: HealthCheck, limits: Limits) -> None:
+                 health: HealthCheck, limits: HttpLimits) -> None:
         self.port = int(sock.getsockname()[1])
         self._metrics = metrics
         self._health = health

@@ -18,7 +18,7 @@ READ_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
-class Limits:
+class HttpLimits:
     """Bounds of every connection; each one must be positive."""
 
     max_connections: int = 64
@@ -55,7 +55,7 @@ class Connection:
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 handler: Handler, limits: Limits) -> None:
+                 handler: Handler, limits: HttpLimits) -> None:
         self._reader = reader
         self._writer = writer
         self._handler = handler
