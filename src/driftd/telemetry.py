@@ -34,6 +34,7 @@ class TelemetrySnapshot:
     source_up: Mapping[str, bool] = field(default_factory=dict)
     join: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (counter, model)
     label_delay: Mapping[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)
+    dead_letters: Mapping[str, int] = field(default_factory=dict)  # outcome -> records
 
 
 class Telemetry:
@@ -53,6 +54,7 @@ class Telemetry:
         self._source_up: dict[str, bool] = {}
         self._join: Counter[tuple[str, str]] = Counter()
         self._delay: dict[str, tuple[list[int], list[float]]] = {}
+        self._dead_letters: dict[str, int] = {}
 
     def expect_events(self, stream: str, model: str) -> None:
         """Export ``driftd_events_total`` for the pair at 0 before its first event, so
@@ -114,6 +116,11 @@ class Telemetry:
                 counts[slot] += n
             total[0] += sum(seconds)
 
+    def set_dead_letters(self, outcomes: Mapping[str, int]) -> None:
+        """The dead-letter sink's running totals by outcome (sent, truncated, ...)."""
+        with self._lock:
+            self._dead_letters = dict(outcomes)
+
     def set_source_up(self, source: str, up: bool) -> None:
         with self._lock:
             self._source_up[source] = up
@@ -134,4 +141,5 @@ class Telemetry:
                 join=dict(self._join),
                 label_delay={model: (tuple(itertools.accumulate(counts)), total[0])
                              for model, (counts, total) in self._delay.items()},
+                dead_letters=dict(self._dead_letters),
             )

@@ -1,9 +1,11 @@
 """The daemon: composition of the parts, run loop and ordered shutdown.
 
 startup (restore checkpoint, subscribe, HTTP, scheduler) -> main loop (poll -> decode
--> ingest, checkpoint when due, on the main thread) -> shutdown (stop polling, final
-evaluation, checkpoint, commit, close), each step logged. Signal handlers only call
-``request_stop``; the loop has one exit condition.
+-> ingest -> acknowledge, checkpoint when due, on the main thread) -> shutdown (stop
+polling, final evaluation, checkpoint, commit, close), each step logged. Signal handlers
+only call ``request_stop``; the loop has one exit condition. A main loop that raised
+skips the final evaluation and every checkpoint after it (the state may hold part of a
+batch whose offsets were never acknowledged) and exits 1: the last good checkpoint stands.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT_SECONDS = 0.2
 MAX_BATCH = 5000
+EXIT_CRASHED = 1
 EXIT_BROKER_UNREACHABLE = 3
 
 
@@ -79,6 +82,7 @@ class Daemon:
         self._extras = extras or Extras()
         self._stop = threading.Event()
         self.exit_code = 0
+        self._crashed = False  # the main loop raised: never checkpoint this state again
         self._offsets: dict[tuple[str, int], int] = {}
         self._streams = {t.name: t.stream for s in config.sources
                          if isinstance(s, KafkaSourceConfig) for t in s.topics}
@@ -127,6 +131,14 @@ class Daemon:
         self._startup()
         try:
             self._main_loop()
+        except Exception:
+            self._crashed = True
+            self.exit_code = EXIT_CRASHED
+            logger.exception("the main loop failed; shutting down without a checkpoint "
+                             "(the last good one stands: the next start resumes from it)")
+        except BaseException:
+            self._crashed = True
+            raise
         finally:
             self._shutdown()
         return self.exit_code
@@ -138,7 +150,7 @@ class Daemon:
 
     def revoked(self, partitions: list[tuple[str, int]]) -> None:
         logger.info("partitions revoked: %s; checkpointing", partitions)
-        self.checkpoint(wait_for_commit=False)  # runs on the client's IO thread
+        self.checkpoint()  # runs on the client's IO thread: the commit must not wait
         self.monitor.forget([f"{topic}[{p}]" for topic, p in partitions])
 
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
@@ -211,6 +223,8 @@ class Daemon:
             started = time.perf_counter()
             self._pipeline.ingest(raw, self._clock())
             self.telemetry.observe_batch(time.perf_counter() - started)
+        if isinstance(source, OffsetSource):
+            source.acknowledge(raw)  # only now may a checkpoint resume after this batch
 
     def _drained(self, active: list[Source]) -> bool:
         return bool(self._offset_sources) and all(
@@ -221,6 +235,8 @@ class Daemon:
         for source in self._offset_sources:
             lag.update(source.lag())
         self.telemetry.set_lag(lag)
+        if self._extras.dead_letters is not None:
+            self.telemetry.set_dead_letters(self._extras.dead_letters.outcomes())
         if self._clock() >= self._next_checkpoint:
             if self.labels is not None:
                 self.labels.expire(self._clock())
@@ -243,8 +259,12 @@ class Daemon:
             self.exit_code = EXIT_BROKER_UNREACHABLE
             self._stop.set()
 
-    def checkpoint(self, *, wait_for_commit: bool = True) -> None:
-        """Write state and the offsets it reflects, then commit those offsets to Kafka."""
+    def checkpoint(self, *, wait_for_commit: bool = False) -> None:
+        """Write state and the offsets it reflects, then commit those offsets to Kafka
+        (asynchronously unless ``wait_for_commit``, which waits a bounded time)."""
+        if self._crashed:
+            logger.info("not checkpointing after a failed main loop")
+            return
         now = self._clock()
         self._next_checkpoint = now + self.config.checkpoint.interval_seconds
         if self._extras.dead_letters is not None:
@@ -267,10 +287,11 @@ class Daemon:
         watchdog.daemon = True
         watchdog.start()
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("final evaluation", self.evaluate),
-            ("checkpoint and commit", self.checkpoint),
             ("stopping the scheduler", lambda: self._scheduler.shutdown(wait=True)),
         ]
+        if not self._crashed:
+            steps[:0] = [("final evaluation", self.evaluate),
+                         ("checkpoint and commit", self._final_checkpoint)]
         if self._extras.probe is not None:
             steps.append(("stopping the broker probe", self._extras.probe.close))
         steps.append(("closing the sources", self._close_sources))
@@ -288,6 +309,12 @@ class Daemon:
                 self.exit_code = self.exit_code or 1
         watchdog.cancel()
         logger.info("shutdown complete")
+
+    def _final_checkpoint(self) -> None:
+        # A commit that waits (bounded) lets lag tools see the final offsets; with the
+        # broker unreachable it would only wait for nothing, so it is left to the next run.
+        probe = self._extras.probe
+        self.checkpoint(wait_for_commit=probe is None or probe.status()[0])
 
     def _close_sources(self) -> None:
         for source in self._sources:

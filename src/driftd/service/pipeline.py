@@ -47,9 +47,17 @@ class RejectionLog:
 class DeadLetterSink(Protocol):
     """Where rejected events are copied (see ``sources.kafka.DeadLetters``)."""
 
-    def send(self, rejections: Sequence[Rejection]) -> None: ...
+    def send(self, rejections: Sequence[Rejection]) -> None:
+        """Queue copies; never raises and never blocks for long."""
+        ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> None:
+        """Wait a short, bounded time for what was queued."""
+        ...
+
+    def outcomes(self) -> Mapping[str, int]:
+        """Records so far by outcome (sent, truncated, failed, dropped)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -197,6 +197,12 @@ CONSUMER_LAG = FamilySpec(
     "driftd_consumer_lag", "gauge",
     "Records in the partition not yet processed by driftd (records).", ("topic", "partition"),
 )
+DEAD_LETTERS = FamilySpec(
+    "driftd_dead_letters", "counter",
+    "Dead-letter records by outcome: sent, truncated (cut to size or sent as a reference "
+    "to topic, partition and offset), failed (a delivery attempt failed; retried within "
+    "bounds), dropped (given up).", ("outcome",),
+)
 SOURCE_UP = FamilySpec(
     "driftd_source_up", "gauge",
     "1 while the source's brokers answer, 0 during an outage.", ("source",),
@@ -349,11 +355,14 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         lag.add_metric([topic, str(partition)], float(records))
     for source, is_up in sorted(snapshot.source_up.items()):
         up.add_metric([source], 1.0 if is_up else 0.0)
+    dead_letters = DEAD_LETTERS.new()
+    for outcome, records in sorted(snapshot.dead_letters.items()):
+        dead_letters.add_metric([outcome], float(records))
     joins = {name: spec.new() for name, spec in JOIN_COUNTERS.items()}
     for (counter, model), count in sorted(snapshot.join.items()):
         if counter in joins:
             joins[counter].add_metric([model], float(count))
-    return [events, invalid, late, last_event, evaluation, checkpoint, lag, up,
+    return [events, invalid, late, last_event, evaluation, checkpoint, lag, up, dead_letters,
             _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot)]
 
 

@@ -16,7 +16,9 @@ class RawBatch:
     its position; it is empty or as long as ``messages``. ``key`` selects the decoder
     (the topic, whose field paths may differ); empty means the default one.
     ``partition`` names the ordered input the batch came from (``topic[p]``), which
-    event-time watermarks track separately.
+    event-time watermarks track separately. ``position`` is where reading resumes once
+    this batch is ingested, ``(topic or file, partition, next offset)``: an offset source
+    moves its position there only when the daemon acknowledges the batch.
     """
 
     stream: str
@@ -24,6 +26,7 @@ class RawBatch:
     origins: list[str] = field(default_factory=list)
     key: str = ""
     partition: str = ""
+    position: tuple[str, int, int] | None = None
 
 
 class Source(Protocol):
@@ -73,8 +76,13 @@ class OffsetSource(Protocol):
         """Every partition this source may read (whether assigned yet or not)."""
         ...
 
+    def acknowledge(self, batch: RawBatch) -> None:
+        """``batch`` (from ``poll``) is ingested: its position may now be checkpointed."""
+        ...
+
     def positions(self) -> dict[tuple[str, int], int]:
-        """Next offset per partition, counting only messages handed out by ``poll``."""
+        """Next offset per partition, counting only acknowledged batches: a batch handed
+        out but never acknowledged (its ingest raised) is read again after a restart."""
         ...
 
     def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:

@@ -25,7 +25,8 @@ class JsonlSource:
         else:
             self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
         self._owns = handle is None and path != "-"
-        self._line = 0
+        self._line = 0  # lines read
+        self._acknowledged = 0  # lines whose batch the daemon has ingested
         self._done = False
 
     def poll(self, max_messages: int, timeout_seconds: float) -> RawBatch | None:
@@ -48,7 +49,8 @@ class JsonlSource:
             self._done = True
         if not messages and self._done:
             return None
-        return RawBatch(self._stream, messages, origins, key=self.name)
+        position = (self.name, 0, self._line) if self._owns else None
+        return RawBatch(self._stream, messages, origins, key=self.name, position=position)
 
     # Resumable position: the number of lines read, as offset of partition 0 of the file.
 
@@ -61,8 +63,12 @@ class JsonlSource:
     def partitions(self) -> list[tuple[str, int]]:
         return []
 
+    def acknowledge(self, batch: RawBatch) -> None:
+        if batch.position is not None and batch.position[0] == self.name:
+            self._acknowledged = max(self._acknowledged, batch.position[2])
+
     def positions(self) -> dict[tuple[str, int], int]:
-        return {(self.name, 0): max(self._line, self._skip)} if self._owns else {}
+        return {(self.name, 0): max(self._acknowledged, self._skip)} if self._owns else {}
 
     def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
         del offsets, wait

@@ -3,21 +3,30 @@
 This is the only module that imports kafka-python. The consumer is used by the main
 thread only (kafka-python clients are not thread-safe); the probe owns its own client.
 Offsets are never auto-committed: the daemon commits the offsets a checkpoint reflects,
-right after writing it.
+right after writing it, asynchronously (the checkpoint is the source of truth; the commit
+only informs lag tools), so a broker outage never blocks the main loop on it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from driftd.config import KafkaSecurityConfig, KafkaSourceConfig
@@ -27,6 +36,10 @@ from driftd.sources.base import Offsets, PartitionListener, RawBatch
 logger = logging.getLogger(__name__)
 
 PUBLISH_LINGER_MS = 20
+# Bounds of the calls that wait for the broker outside the main loop's steady state: the
+# final commit and closing the consumer at shutdown (only a LeaveGroup round trip).
+COMMIT_TIMEOUT_MS = 2000
+CLOSE_TIMEOUT_MS = 2000
 
 
 class KafkaSetupError(Exception):
@@ -68,7 +81,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class KafkaSource:
     """A consumer group over the configured topics, handing out one topic-partition's
-    records at a time so that positions advance only with what the caller received."""
+    records at a time; positions advance only with the batches the caller acknowledges."""
 
     def __init__(self, config: KafkaSourceConfig) -> None:
         self.name = f"kafka:{config.bootstrap_servers}"
@@ -76,7 +89,8 @@ class KafkaSource:
         self._streams = {t.name: t.stream for t in config.topics}
         self._start_offsets: dict[tuple[str, int], int] = {}
         self._positions: dict[tuple[str, int], int] = {}
-        self._pending: deque[tuple[RawBatch, tuple[str, int], int]] = deque()
+        self._pending: deque[tuple[RawBatch, tuple[str, int]]] = deque()
+        self._commit_failing = False
         try:
             self._consumer = KafkaConsumer(
                 group_id=config.group_id, enable_auto_commit=False,
@@ -110,9 +124,13 @@ class KafkaSource:
             self._fetch(max_messages, timeout_seconds)
         if not self._pending:
             return RawBatch("predictions", [])
-        batch, partition, next_offset = self._pending.popleft()
-        self._positions[partition] = next_offset
-        return batch
+        return self._pending.popleft()[0]
+
+    def acknowledge(self, batch: RawBatch) -> None:
+        """``batch`` is ingested: the next checkpoint may resume after it."""
+        if batch.position is not None:
+            topic, partition, next_offset = batch.position
+            self._positions[(topic, partition)] = next_offset
 
     def _fetch(self, max_messages: int, timeout_seconds: float) -> None:
         records = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000),
@@ -124,11 +142,12 @@ class KafkaSource:
             messages = [r.value if r.value is not None else b"" for r in batch]
             origins = [f"{tp.topic}[{tp.partition}]@{r.offset}" for r in batch]
             raw = RawBatch(stream, messages, origins, key=tp.topic,
-                           partition=f"{tp.topic}[{tp.partition}]")
-            self._pending.append((raw, (tp.topic, tp.partition), batch[-1].offset + 1))
+                           partition=f"{tp.topic}[{tp.partition}]",
+                           position=(tp.topic, tp.partition, batch[-1].offset + 1))
+            self._pending.append((raw, (tp.topic, tp.partition)))
 
     def positions(self) -> dict[tuple[str, int], int]:
-        """Next offset to read per partition, counting only records handed out."""
+        """Next offset to read per partition, counting only acknowledged batches."""
         return dict(self._positions)
 
     def forget(self, topic: str, partition: int) -> None:
@@ -151,11 +170,13 @@ class KafkaSource:
                 logger.info("resuming %s[%d] at checkpointed offset %d",
                             tp.topic, tp.partition, offset)
 
-    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
+    def commit(self, offsets: Offsets, *, wait: bool = False) -> bool:
         """Commit offsets of currently assigned partitions so lag tools see progress.
 
-        Inside a rebalance callback (kafka-python runs those on its IO thread, which must
-        not block on itself) pass ``wait=False``: the commit is then sent asynchronously.
+        Asynchronous by default: kafka-python's ``commit_async`` never blocks (with the
+        coordinator unknown it chains the commit to a lookup), and a failure is logged
+        when reported on a later poll. ``wait=True`` (the final commit at shutdown) waits
+        at most ``COMMIT_TIMEOUT_MS``. Never wait inside a rebalance callback.
         """
         assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         to_commit = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
@@ -164,14 +185,29 @@ class KafkaSource:
             return True
         try:
             if wait:
-                self._consumer.commit(offsets=to_commit, timeout_ms=10_000)
+                self._consumer.commit(offsets=to_commit, timeout_ms=COMMIT_TIMEOUT_MS)
             else:
-                self._consumer.commit_async(offsets=to_commit)
+                self._consumer.commit_async(offsets=to_commit, callback=self._committed)
         except KafkaError as error:
-            logger.warning("could not commit offsets to Kafka (the checkpoint has them; "
-                           "external lag tools lag behind until the next commit): %s", error)
+            self._commit_failed(error)
             return False
         return True
+
+    def _committed(self, offsets: object, result: object) -> None:
+        # kafka-python calls this from a later poll or commit, on the main thread.
+        del offsets
+        if isinstance(result, Exception):
+            self._commit_failed(result)
+        elif self._commit_failing:
+            self._commit_failing = False
+            logger.info("offset commits to Kafka succeed again")
+
+    def _commit_failed(self, error: object) -> None:
+        if not self._commit_failing:  # once per failing spell, not once per checkpoint
+            logger.warning("could not commit offsets to Kafka (the checkpoint has them; "
+                           "external lag tools lag behind until a commit succeeds): %s",
+                           describe_error(error))
+        self._commit_failing = True
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records not yet handed out, per assigned partition whose end is known."""
@@ -191,47 +227,251 @@ class KafkaSource:
             lags.values()) and not self._pending
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False, timeout_ms=5_000)
+        # Bounded: with the broker gone, leaving the group must not hold up the exit.
+        self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
+
+
+# Dead letters: records above DEAD_LETTER_MAX_BYTES (under the brokers' default limit of
+# 1 MiB with room for headers) are cut to it; one the topic still refuses as too large is
+# replaced by a reference to its topic, partition and offset. A failed record is retried
+# DEAD_LETTER_ATTEMPTS times in all, from a queue bounded by DEAD_LETTER_QUEUE_BYTES (the
+# oldest dropped when full). ``send`` waits at most DEAD_LETTER_MAX_BLOCK_MS for metadata
+# (a missing topic), then sends nothing for a backoff that doubles up to 30 s.
+DEAD_LETTER_MAX_BYTES = 1_000_000
+DEAD_LETTER_HEADROOM = 4096  # headers and record overhead
+DEAD_LETTER_ATTEMPTS = 3
+DEAD_LETTER_QUEUE_BYTES = 16 * 1024 * 1024
+DEAD_LETTER_QUEUE_RECORDS = 10_000
+DEAD_LETTER_MAX_BLOCK_MS = 200
+DEAD_LETTER_BACKOFF_SECONDS = (1.0, 30.0)
+# The checkpoint waits this long for unacknowledged dead letters. Trade-off: a record not
+# acknowledged by then stays queued and is retried, but the offsets of its message move
+# on with the checkpoint, so a crash right after loses that copy (its rejection is still
+# counted); waiting longer would stall ingestion whenever the dead-letter topic does.
+DEAD_LETTER_FLUSH_SECONDS = 1.0
+DEAD_LETTER_CLOSE_SECONDS = 2.0
+DEAD_LETTER_OUTCOMES = ("sent", "truncated", "failed", "dropped")
+_ORIGIN = re.compile(r"^(?P<topic>.+)\[(?P<partition>\d+)\]@(?P<offset>\d+)$")
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
+
+
+@dataclass(slots=True)
+class _Letter:
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    rejection: Rejection
+    form: str = "sent"  # as it goes out: "sent" (whole), "truncated" or "reference"
+    attempts: int = 0
 
 
 class DeadLetters:
-    """Copies rejected events, with the error in headers, to a dead-letter topic."""
+    """Copies rejected events, with the error in headers, to a dead-letter topic.
 
-    def __init__(self, config: KafkaSourceConfig, topic: str) -> None:
-        self.topic = topic
+    Never fatal and never slow: failures are counted (``outcomes``), retried within the
+    bounds above and finally dropped, and no call waits long for the broker.
+    """
+
+    def __init__(self, config: KafkaSourceConfig, topic: str, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.topic, self._clock = topic, clock
+        self._lock = threading.Condition()
+        self._outcomes: Counter[str] = Counter(dict.fromkeys(DEAD_LETTER_OUTCOMES, 0))
+        self._in_flight = 0  # bytes sent to the producer and not yet answered
+        self._returned: deque[tuple[_Letter, Exception]] = deque()  # from the sender thread
+        self._queue: deque[_Letter] = deque()  # waiting for a retry, on the main thread
+        self._queued_bytes = 0
+        self._paused_until = 0.0
+        self._backoff = DEAD_LETTER_BACKOFF_SECONDS[0]
+        self._warned: set[str] = set()
         try:
             self._producer = KafkaProducer(
-                acks="all", linger_ms=20,
+                acks="all", linger_ms=20, max_block_ms=DEAD_LETTER_MAX_BLOCK_MS,
+                max_request_size=DEAD_LETTER_MAX_BYTES + DEAD_LETTER_HEADROOM,
+                request_timeout_ms=10_000, delivery_timeout_ms=30_000,
                 **client_options(config.bootstrap_servers, f"{config.client_id}-dlq",
                                  config.security))
         except (KafkaError, OSError, ValueError) as error:
             raise KafkaSetupError(f"cannot create the dead-letter producer: {error}") from error
 
-    def send(self, rejections: Sequence[Rejection]) -> None:
-        for rejection in rejections:
-            headers = [("driftd-reason", rejection.reason.encode()),
-                       ("driftd-error", rejection.detail.encode()[:1000]),
-                       ("driftd-origin", rejection.origin.encode())]
-            self._producer.send(self.topic, value=rejection.payload, headers=headers)
+    def outcomes(self) -> dict[str, int]:
+        """Dead-letter records so far by outcome (all four, from 0)."""
+        with self._lock:
+            return dict(self._outcomes)
 
-    def flush(self, timeout_seconds: float = 30.0) -> None:
-        self._producer.flush(timeout=timeout_seconds)
+    def send(self, rejections: Sequence[Rejection]) -> None:
+        self._retry()
+        for rejection in rejections:
+            self._submit(_letter(rejection))
+
+    def flush(self) -> None:
+        """Wait up to DEAD_LETTER_FLUSH_SECONDS for what was sent (not while failing)."""
+        self._retry()
+        deadline = self._clock() + DEAD_LETTER_FLUSH_SECONDS
+        with self._lock:
+            while self._in_flight and not self._paused():
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                self._lock.wait(min(remaining, 0.05))
+        self._retry()
 
     def close(self) -> None:
-        self._producer.close(timeout=10)
+        self.flush()
+        with self._lock:
+            failing, left = self._paused(), len(self._queue)
+            self._outcomes["dropped"] += left
+            self._queue.clear()
+        if left:
+            logger.warning("dropped %d dead letters still waiting for a retry at shutdown", left)
+        try:  # kafka-python raises if its final flush times out
+            self._producer.close(timeout=0 if failing else DEAD_LETTER_CLOSE_SECONDS)
+        except KafkaError as error:
+            logger.warning("the dead-letter producer closed with records unsent: %s",
+                           describe_error(error))
+
+    # -- on the main thread ---------------------------------------------------------------
+
+    def _submit(self, letter: _Letter) -> None:
+        with self._lock:
+            hold = self._paused() or self._in_flight + len(letter.value) > DEAD_LETTER_QUEUE_BYTES
+        if hold:
+            self._enqueue(letter)
+            return
+        letter.attempts += 1
+        try:
+            future = self._producer.send(self.topic, value=letter.value, headers=letter.headers)
+        except KafkaError as error:  # no metadata within max_block_ms, not authorized...
+            self._failed(letter, error)
+            return
+        with self._lock:
+            self._in_flight += len(letter.value)
+        future.add_callback(self._delivered, letter)
+        future.add_errback(self._undelivered, letter)
+
+    def _retry(self) -> None:
+        """Handle the records the broker refused, then resend the queue if not paused."""
+        with self._lock:
+            returned = list(self._returned)
+            self._returned.clear()
+        for letter, error in returned:
+            if isinstance(error, _TOO_LARGE) and letter.form != "reference":
+                self._warn("too large", "the dead-letter topic %s refused a record of %d "
+                           "bytes as too large (its max.message.bytes is lower than "
+                           "driftd's %d): sending references instead", self.topic,
+                           len(letter.value), DEAD_LETTER_MAX_BYTES)
+                letter = _reference(letter.rejection)
+                self._submit(letter)
+            else:
+                self._failed(letter, error)
+        while True:
+            with self._lock:
+                if not self._queue or self._paused():
+                    return
+                letter = self._queue.popleft()
+                self._queued_bytes -= len(letter.value)
+            self._submit(letter)
+
+    def _failed(self, letter: _Letter, error: Exception) -> None:
+        with self._lock:
+            self._outcomes["failed"] += 1
+            self._paused_until = self._clock() + self._backoff
+            self._backoff = min(self._backoff * 2, DEAD_LETTER_BACKOFF_SECONDS[1])
+        self._warn(type(error).__name__, "could not send a dead letter of %s to %s "
+                   "(%s); retrying it within bounds, counted in driftd_dead_letters_total",
+                   letter.rejection.origin, self.topic, describe_error(error))
+        if letter.attempts < DEAD_LETTER_ATTEMPTS and not isinstance(error, _TOO_LARGE):
+            self._enqueue(letter)
+        else:
+            with self._lock:
+                self._outcomes["dropped"] += 1
+
+    def _enqueue(self, letter: _Letter) -> None:
+        with self._lock:
+            self._queue.append(letter)
+            self._queued_bytes += len(letter.value)
+            while (self._queued_bytes > DEAD_LETTER_QUEUE_BYTES
+                   or len(self._queue) > DEAD_LETTER_QUEUE_RECORDS):
+                oldest = self._queue.popleft()
+                self._queued_bytes -= len(oldest.value)
+                self._outcomes["dropped"] += 1
+
+    def _paused(self) -> bool:
+        return self._clock() < self._paused_until  # with the lock held
+
+    def _warn(self, kind: str, message: str, *args: object) -> None:
+        # Once per kind of failure and process: the counter tells how many followed.
+        if kind not in self._warned:
+            self._warned.add(kind)
+            logger.warning(message, *args)
+
+    # -- on kafka-python's sender thread ------------------------------------------------
+
+    def _delivered(self, letter: _Letter, metadata: object) -> None:
+        del metadata
+        with self._lock:
+            self._in_flight -= len(letter.value)
+            self._outcomes["sent" if letter.form == "sent" else "truncated"] += 1
+            self._backoff = DEAD_LETTER_BACKOFF_SECONDS[0]
+            self._lock.notify_all()
+
+    def _undelivered(self, letter: _Letter, error: Exception) -> None:
+        with self._lock:
+            self._in_flight -= len(letter.value)
+            self._returned.append((letter, error))
+            self._lock.notify_all()
+
+
+def _headers(rejection: Rejection) -> list[tuple[str, bytes]]:
+    return [("driftd-reason", rejection.reason.encode()),
+            ("driftd-error", rejection.detail.encode()[:1000]),
+            ("driftd-origin", rejection.origin.encode())]
+
+
+def _letter(rejection: Rejection) -> _Letter:
+    """The record for ``rejection``: its payload, cut to DEAD_LETTER_MAX_BYTES if larger."""
+    payload, limit = rejection.payload, DEAD_LETTER_MAX_BYTES - DEAD_LETTER_HEADROOM
+    if len(payload) <= limit:
+        return _Letter(payload, _headers(rejection), rejection)
+    headers = [*_headers(rejection), ("driftd-truncated", b"true"),
+               ("driftd-original-bytes", str(len(payload)).encode())]
+    return _Letter(payload[:limit], headers, rejection, form="truncated")
+
+
+def _reference(rejection: Rejection) -> _Letter:
+    """A small record naming where the rejected message is, instead of its bytes."""
+    where: dict[str, object] = {"origin": rejection.origin}
+    match = _ORIGIN.match(rejection.origin)
+    if match:
+        where |= {"topic": match["topic"], "partition": int(match["partition"]),
+                  "offset": int(match["offset"])}
+    where["original_bytes"] = len(rejection.payload)
+    headers = [*_headers(rejection), ("driftd-truncated", b"reference"),
+               ("driftd-original-bytes", str(len(rejection.payload)).encode())]
+    return _Letter(json.dumps(where).encode(), headers, rejection, form="reference")
 
 
 class BrokerProbe:
-    """Asks the cluster for its metadata every ``interval`` seconds on its own thread."""
+    """Asks the cluster for its metadata every ``interval`` seconds on its own thread.
 
-    def __init__(self, config: KafkaSourceConfig, *, interval: float = 2.0,
+    Reachable means the last check answered and the one in flight, if any, has not taken
+    longer than ``check_timeout``: a check that hangs counts as down without waiting for
+    kafka-python to give up. Seconds unreachable count from the last successful answer
+    (from construction until the first one).
+    """
+
+    def __init__(self, config: KafkaSourceConfig, *, interval: float = 1.0,
+                 check_timeout: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        if interval <= 0 or check_timeout <= 0:
+            raise ValueError("interval and check_timeout must be positive")
         self._options = client_options(config.bootstrap_servers, f"{config.client_id}-probe",
                                        config.security)
-        self._interval, self._clock = interval, clock
+        self._interval, self._check_timeout, self._clock = interval, check_timeout, clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._down_since: float | None = clock()  # unknown until the first answer
+        self._answered = False  # whether the last finished check got an answer
+        self._last_answer = clock()
+        self._check_started: float | None = None
         self._error = "not checked yet"
         self._admin: KafkaAdminClient | None = None
         self._thread = threading.Thread(target=self._run, name="kafka-probe", daemon=True)
@@ -242,9 +482,13 @@ class BrokerProbe:
     def status(self) -> tuple[bool, float, str]:
         """(reachable, seconds unreachable, last error)."""
         with self._lock:
-            if self._down_since is None:
+            now = self._clock()
+            waited = 0.0 if self._check_started is None else now - self._check_started
+            if self._answered and waited <= self._check_timeout:
                 return True, 0.0, ""
-            return False, self._clock() - self._down_since, self._error
+            error = (self._error if not self._answered
+                     else f"no answer to a metadata request for {waited:.1f} s")
+            return False, now - self._last_answer, error
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -252,19 +496,23 @@ class BrokerProbe:
             self._stop.wait(self._interval)
 
     def _check(self) -> None:
+        timeout_ms = round(self._check_timeout * 1000)
+        with self._lock:
+            self._check_started = self._clock()
         try:
             if self._admin is None:
-                self._admin = KafkaAdminClient(request_timeout_ms=3000, **self._options)
+                self._admin = KafkaAdminClient(request_timeout_ms=timeout_ms,
+                                               bootstrap_timeout_ms=timeout_ms, **self._options)
             self._admin.describe_cluster()
         except (KafkaError, OSError, ValueError) as error:
             self._close_admin()
             with self._lock:
-                if self._down_since is None:
-                    self._down_since = self._clock()
-                self._error = f"{type(error).__name__}: {error}"
+                self._answered, self._check_started = False, None
+                self._error = describe_error(error)
             return
         with self._lock:
-            self._down_since = None
+            self._answered, self._check_started = True, None
+            self._last_answer = self._clock()
             self._error = ""
 
     def _close_admin(self) -> None:
@@ -277,7 +525,10 @@ class BrokerProbe:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=self._check_timeout + 1.0)
+        if self._thread.is_alive():  # a check still hanging: its client is the thread's
+            logger.info("the broker probe is still waiting for an answer; not waiting more")
+            return
         self._close_admin()
 
 
