@@ -43,7 +43,8 @@ ENV_OVERRIDES: Mapping[str, str] = {
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No setting means infinity or NaN (a `.inf` duration would never end, or crash).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class TestConfig(_Frozen):
@@ -695,9 +696,14 @@ def _blame_env(problem: str, environ: Mapping[str, str]) -> str:
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
     """Read, override from the environment, and validate a YAML config file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read file: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        line = error.object.count(b"\n", 0, error.start) + 1
+        raise ConfigError(str(path), [
+            f"(top level): {path} is not UTF-8 text: byte 0x{error.object[error.start]:02x} "
+            f"at offset {error.start} (line {line})"]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:

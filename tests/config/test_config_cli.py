@@ -15,6 +15,7 @@ import driftd.config as driftd_config
 from driftd import config as cfg
 from driftd.cli import main as driftd
 from driftd.commands import config as config_command
+from config.support import write_profile
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "driftd.example.yaml"
 
@@ -54,7 +55,8 @@ def config_file(tmp_path: Path) -> Callable[..., Path]:
         etc = tmp_path / "etc"
         (etc / "profiles").mkdir(parents=True, exist_ok=True)
         if with_reference:
-            (etc / "profiles" / "fraud.json").write_text("{}", encoding="utf-8")
+            write_profile(etc / "profiles" / "fraud.json",
+                          {"amount": "input", "score": "prediction"})
         path = etc / "driftd.yaml"
         path.write_text(
             yaml.safe_dump(copy.deepcopy(VALID) if raw is None else raw), encoding="utf-8"
@@ -135,7 +137,7 @@ def test_validate_rejects_a_directory_as_reference(
 
     assert code == 2
     assert lines(capsys.readouterr().err) == [
-        f"models.0.reference: not a file: {path.parent / 'profiles'}"
+        f"models.0.reference: is a directory: {path.parent / 'profiles'}"
     ]
 
 

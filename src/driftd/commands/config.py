@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from driftd.config import Config, ConfigError, json_schema, load_config, mask_secrets
+from driftd.preflight import load_checked
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -31,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     validate = actions.add_parser(
         "validate",
-        help="check a config file and its reference profiles",
-        description="Check a config file (after environment overrides) and that every "
-        "model's reference profile exists. Exit 0 when valid, 2 otherwise.",
+        help="check a config file, its paths and its reference profiles",
+        description="Check a config file (after environment overrides) as `driftd run` "
+        "does before it starts: every path is of the right kind, every model's reference "
+        "profile loads and has its columns. Exit 0 when valid, 2 otherwise.",
     )
     validate.add_argument("file", type=Path, metavar="FILE")
     validate.set_defaults(handler=validate_command)
@@ -52,12 +54,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    config = load_or_report(args.file)
-    if config is None:
-        return EXIT_INVALID
-    problems = missing_references(config)
-    if problems:
-        _report(problems)
+    try:
+        load_checked(args.file)  # exactly what `driftd run` checks before it starts
+    except ConfigError as error:
+        _report(error.problems)
         return EXIT_INVALID
     print(f"{args.file}: ok")
     return EXIT_OK
@@ -75,17 +75,6 @@ def show_command(args: argparse.Namespace) -> int:
     effective = mask_secrets(config.model_dump(mode="json"))
     sys.stdout.write(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True))
     return EXIT_OK
-
-
-def missing_references(config: Config) -> list[str]:
-    """One problem line per model whose reference profile file does not exist."""
-    problems = []
-    for index, model in enumerate(config.models):
-        if not model.reference.exists():
-            problems.append(f"models.{index}.reference: file not found: {model.reference}")
-        elif not model.reference.is_file():
-            problems.append(f"models.{index}.reference: not a file: {model.reference}")
-    return problems
 
 
 def load_or_report(path: Path) -> Config | None:

@@ -18,12 +18,11 @@ from driftd.config import (
     DemoSourceConfig,
     JsonlSourceConfig,
     KafkaSourceConfig,
-    load_config,
     mask_secrets,
 )
-from driftd.monitor.layout import Layout
 from driftd.monitor.results import published_to_json
-from driftd.reference.profile import Profile, ProfileError, load_profile
+from driftd.preflight import load_checked
+from driftd.reference.profile import Profile
 from driftd.service.checkpoint import CheckpointError, CheckpointStore
 from driftd.service.daemon import Daemon, Extras
 from driftd.sources.base import Source
@@ -47,23 +46,13 @@ def register(commands: Any) -> None:
 
 def handle_run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
-        profiles = load_profiles(config)
-    except (ConfigError, ProfileError) as error:
-        print(f"driftd run: {error}", file=sys.stderr)
+        config, profiles = load_checked(args.config)
+    except ConfigError as error:
+        for problem in error.problems:  # one line per problem, as `config validate`
+            print(f"driftd run: {error.source}: {problem}", file=sys.stderr)
         return 2
     return serve(config, profiles, exit_when_drained=args.exit_when_drained,
                  dump_results=args.dump_results)
-
-
-def load_profiles(config: Config) -> dict[str, Profile]:
-    """Load every model's profile and check it has the configured columns."""
-    profiles = {}
-    for model in config.models:
-        profile = load_profile(model.reference)
-        Layout(model.columns, profile)  # raises ProfileError naming a mismatched column
-        profiles[model.name] = profile
-    return profiles
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -105,13 +94,16 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
                                                                        or str(num)))
+    code = 1  # unless run() returns: the dump says how the daemon ended
     try:
         code = daemon.run()
     except OSError as error:
         print(f"driftd: cannot serve on {config.http.address}: {error}", file=sys.stderr)
-        return 2
-    if dump_results is not None:
-        dump_results.write_text(json.dumps(final_report(daemon), indent=1))
+        code = 2
+    finally:  # also when the daemon ends on an error: the replay's results are kept
+        if dump_results is not None:
+            report = final_report(daemon) | {"exit_code": code}
+            dump_results.write_text(json.dumps(report, indent=1))
     return code
 
 
