@@ -34,6 +34,8 @@ class TelemetrySnapshot:
     source_up: Mapping[str, bool] = field(default_factory=dict)
     join: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (counter, model)
     label_delay: Mapping[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)
+    # (model, window, part, reason) -> evaluations where that part was not available
+    evaluation_errors: Mapping[tuple[str, str, str, str], int] = field(default_factory=dict)
     dead_letters: Mapping[str, int] = field(default_factory=dict)  # outcome -> records
 
 
@@ -54,6 +56,7 @@ class Telemetry:
         self._source_up: dict[str, bool] = {}
         self._join: Counter[tuple[str, str]] = Counter()
         self._delay: dict[str, tuple[list[int], list[float]]] = {}
+        self._evaluation_errors: Counter[tuple[str, str, str, str]] = Counter()
         self._dead_letters: dict[str, int] = {}
 
     def expect_events(self, stream: str, model: str) -> None:
@@ -73,6 +76,11 @@ class Telemetry:
     def count_late(self, model: str, window: str, count: int) -> None:
         with self._lock:
             self._late[(model, window)] += count
+
+    def count_evaluation_error(self, model: str, window: str, part: str, reason: str) -> None:
+        """A part (column, "performance", "*" for all) of a window not computed, by reason."""
+        with self._lock:
+            self._evaluation_errors[(model, window, part, reason)] += 1
 
     def observe_event_time(self, model: str, stream: str, timestamp: float) -> None:
         key = (model, stream)
@@ -139,6 +147,7 @@ class Telemetry:
                 batch_seconds_sum=self._batch_sum,
                 source_up=dict(self._source_up),
                 join=dict(self._join),
+                evaluation_errors=dict(self._evaluation_errors),
                 label_delay={model: (tuple(itertools.accumulate(counts)), total[0])
                              for model, (counts, total) in self._delay.items()},
                 dead_letters=dict(self._dead_letters),

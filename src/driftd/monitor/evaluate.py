@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import numpy.typing as npt
 
 from driftd.config import ModelConfig, TestConfig
+from driftd.monitor.failures import Attempts
 from driftd.monitor.layout import ColumnSlots, Layout, NumericSlots
 from driftd.monitor.results import ColumnResult, WindowResult
 from driftd.reference.profile import NumericProfile
@@ -62,9 +63,15 @@ class Evaluator:
         self._seed = seed
 
     def evaluate(
-        self, window: str, pane: Pane, *, start: float | None = None, end: float | None = None
+        self, window: str, pane: Pane, *, start: float | None = None, end: float | None = None,
+        attempts: Attempts | None = None,
     ) -> WindowResult:
-        statistics = [self._column_statistics(ref, pane) for ref in self._references]
+        """The window's result; a column or performance metric that cannot be computed
+        is left out, and recorded in ``attempts`` and the result's ``errors``."""
+        attempts = Attempts() if attempts is None else attempts
+        statistics = [attempts.run(ref.slots.column.name,
+                                   partial(self._column_statistics, ref, pane), dict[str, float]())
+                      for ref in self._references]
         drift = self._decide(statistics, thresholds=pane.events >= self._min_events)
         columns = tuple(
             ColumnResult(ref.slots.column.name, ref.slots.column.kind, ref.slots.column.role,
@@ -72,10 +79,11 @@ class Evaluator:
             for ref, stats, flags in zip(self._references, statistics, drift, strict=True)
         )
         perf = self.layout.performance
-        performance = (perf.evaluate(pane.tails[perf.offset:perf.offset + perf.size])
+        performance = (perf.evaluate(pane.tails[perf.offset:perf.offset + perf.size], attempts)
                        if perf is not None else None)
         return WindowResult(self.model.name, self.model.version, self.layout.profile.version,
-                            window, pane.events, start, end, columns, performance)
+                            window, pane.events, start, end, columns, performance,
+                            attempts.errors)
 
     def _column_statistics(self, ref: _Reference, pane: Pane) -> dict[str, float]:
         slots, prepared = ref.slots, ref.prepared
@@ -165,6 +173,8 @@ class Evaluator:
 
 def _threshold_value(test: str, stats: Mapping[str, float]) -> float | None:
     if test == "missing":
+        if "missing_ratio" not in stats:  # the column's statistics are not available
+            return None
         return abs(stats["missing_ratio"] - stats["missing_ratio_reference"])
     value = stats.get(_THRESHOLD_STAT[test])
     return None if value is None or np.isnan(value) else value

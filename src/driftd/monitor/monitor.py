@@ -16,6 +16,7 @@ import numpy as np
 from driftd.config import CountWindowConfig, ModelConfig, TimeWindowConfig
 from driftd.events import ModelBatch
 from driftd.monitor.evaluate import Evaluator
+from driftd.monitor.failures import WHOLE_WINDOW, Attempts, FailureLog
 from driftd.monitor.layout import Layout
 from driftd.monitor.results import Published, WindowResult
 from driftd.monitor.state import ModelState, WindowState
@@ -42,6 +43,7 @@ class ModelMonitor:
         self.layout = Layout(config.columns, profile, config.performance)
         self.evaluator = Evaluator(config, self.layout)
         self._telemetry = telemetry
+        self._failure_log = FailureLog()
         self._lock = threading.Lock()
         self.windows: dict[str, CountWindow | TimeWindow] = {
             w.name: _make_window(w, self.layout) for w in config.windows
@@ -101,8 +103,32 @@ class ModelMonitor:
             return found
 
     def evaluate(self, now: float) -> list[WindowResult]:
-        return [self.evaluator.evaluate(s.window, s.pane, start=s.start, end=s.end)
-                for s in self.snapshots(now)]
+        """A result per window that has one. What cannot be computed (a column, a
+        performance metric, or a whole window) is left out, counted and logged."""
+        attempts = Attempts()
+        try:
+            snapshots = self.snapshots(now)
+        except Exception as error:  # a bug in one model must not stop the others
+            attempts.record(WHOLE_WINDOW, error)
+            self._report(WHOLE_WINDOW, attempts, now)
+            return []
+        results = []
+        for snapshot in snapshots:
+            attempts = Attempts()
+            try:
+                results.append(self.evaluator.evaluate(
+                    snapshot.window, snapshot.pane, start=snapshot.start, end=snapshot.end,
+                    attempts=attempts))
+            except Exception as error:  # nor one window the other windows
+                attempts.record(WHOLE_WINDOW, error)
+            self._report(snapshot.window, attempts, now)
+        return results
+
+    def _report(self, window: str, attempts: Attempts, now: float) -> None:
+        for error in attempts.errors:
+            self._telemetry.count_evaluation_error(self.config.name, window, error.part,
+                                                   error.reason)
+        self._failure_log(self.config.name, window, attempts.failed, now)
 
     def state(self) -> ModelState:
         with self._lock:

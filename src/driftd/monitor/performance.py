@@ -11,14 +11,17 @@ read off its merged vector like every other statistic.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from driftd.config import PerformanceConfig
 from driftd.events import ModelBatch
+from driftd.monitor.failures import Attempts
 from driftd.stats.decay import DecayResult, accuracy_decay, mean_decay, rmse_decay
 from driftd.stats.estimate import N_EXPECTED_AGGREGATES, expected_classification
 from driftd.stats.performance import (
@@ -32,6 +35,19 @@ FloatArray = npt.NDArray[np.float64]
 
 # Metrics for which higher is better (decay = baseline - current).
 _HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "auc"}
+# The ``part`` of evaluation errors in performance (a label of the errors counter).
+PART = "performance"
+
+T = TypeVar("T")
+
+
+class _Run(Protocol):
+    def __call__(self, part: str, compute: Callable[[], T], fallback: T) -> T: ...
+
+
+def _strict(part: str, compute: Callable[[], T], fallback: T) -> T:
+    """``Attempts.run`` without the safety net: errors propagate."""
+    return compute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,39 +164,61 @@ class PerformanceSlots:
         rows[:, e + 5] = error ** 4
         rows[:, e + 1:e + 6] *= usable[:, None]
 
-    def evaluate(self, sums: FloatArray) -> PerformanceResult:
-        """Metrics of a window's summed vector (``sums`` is this model's run only)."""
+    def evaluate(self, sums: FloatArray, attempts: Attempts | None = None) -> PerformanceResult:
+        """Metrics of a window's summed vector (``sums`` is this model's run only).
+
+        With ``attempts``, a metric that cannot be computed is left out and recorded
+        there (part "performance"); without, its error is raised.
+        """
+        run: _Run = attempts.run if attempts is not None else _strict
         predictions, labeled = int(sums[0]), int(sums[1])
         metrics: dict[str, float] = {}
         estimated: dict[str, float] = {}
         if self.binary:
             if predictions:
-                expected = expected_classification(sums[self._expected:self._confusion])
-                estimated = {"accuracy": expected.accuracy, "precision": expected.precision,
-                             "recall": expected.recall, "f1": expected.f1}
+                estimated = run(PART, lambda: self._estimated(sums), {})
             if labeled:
-                metrics = self._binary_metrics(sums)
+                metrics = self._binary_metrics(sums, run)
         elif labeled:
-            errors = sums[self._errors:self._errors + N_ERROR_SUMS]
-            result = regression_metrics(errors)
-            metrics = {"mae": result.mae, "rmse": result.rmse, "mape": result.mape}
+            metrics = run(PART, lambda: self._regression_metrics(sums), {})
         baseline = dict(self.baseline)
-        decay = {name: self._decay(name, sums, base, metrics[name])
-                 for name, base in baseline.items() if name in metrics}
+        decay: dict[str, DecayResult] = {}
+        for name, base in baseline.items():
+            if name in metrics:
+                compute = partial(self._decay, name, sums, base, metrics[name])
+                found: DecayResult | None = run(PART, compute, None)
+                if found is not None:
+                    decay[name] = found
         return PerformanceResult(predictions, labeled, metrics, estimated, baseline, decay)
 
-    def _binary_metrics(self, sums: FloatArray) -> dict[str, float]:
-        tp, fp, fn, tn = sums[self._confusion:self._confusion + 4]
-        # classification_metrics wants rows = true class (0, 1), columns = predicted.
-        confusion = np.array([[tn, fp], [fn, tp]])
-        result = classification_metrics(np.rint(confusion))
+    def _estimated(self, sums: FloatArray) -> dict[str, float]:
+        expected = expected_classification(sums[self._expected:self._confusion])
+        return {"accuracy": expected.accuracy, "precision": expected.precision,
+                "recall": expected.recall, "f1": expected.f1}
+
+    def _regression_metrics(self, sums: FloatArray) -> dict[str, float]:
+        result = regression_metrics(sums[self._errors:self._errors + N_ERROR_SUMS])
+        return {"mae": result.mae, "rmse": result.rmse, "mape": result.mape}
+
+    def _binary_metrics(self, sums: FloatArray, run: _Run) -> dict[str, float]:
+        """Realized metrics from the joined outcomes; each group computed on its own, so
+        one that fails leaves the others."""
+        none: dict[str, float] = {}
+        metrics = run(PART, lambda: self._confusion_metrics(sums), none)
         bins = self.config.score_bins
         histogram = sums[self._histogram:self._histogram + 2 * bins].reshape(2, bins)
-        labeled = sums[1]
+        auc: float | None = run(PART, lambda: roc_auc_from_histograms(np.rint(histogram)), None)
+        if auc is not None:
+            metrics["auc"] = auc
+        metrics["log_loss"] = float(sums[self._log_loss] / sums[1])
+        return metrics
+
+    def _confusion_metrics(self, sums: FloatArray) -> dict[str, float]:
+        tp, fp, fn, tn = sums[self._confusion:self._confusion + 4]
+        # classification_metrics wants rows = true class (0, 1), columns = predicted.
+        result = classification_metrics(np.rint(np.array([[tn, fp], [fn, tp]])))
         return {"accuracy": result.accuracy, "precision": result.precision,
-                "recall": result.recall, "f1": result.f1,
-                "auc": roc_auc_from_histograms(np.rint(histogram)),
-                "log_loss": float(sums[self._log_loss] / labeled)}
+                "recall": result.recall, "f1": result.f1}
 
     def _decay(self, name: str, sums: FloatArray, baseline: float,
                current: float) -> DecayResult:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from driftd.monitor.failures import EvaluationError
 from driftd.monitor.performance import PerformanceResult
 
 # Statistic keys a ColumnResult may carry (absent when not applicable to the column).
@@ -59,6 +60,8 @@ class WindowResult:
     end: float | None = None
     columns: tuple[ColumnResult, ...] = ()
     performance: PerformanceResult | None = None
+    # Parts that could not be computed (left out above), with the reason.
+    errors: tuple[EvaluationError, ...] = ()
 
     def column(self, name: str) -> ColumnResult:
         for result in self.columns:

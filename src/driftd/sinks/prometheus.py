@@ -133,6 +133,12 @@ LAST_EVALUATION = FamilySpec(
     "driftd_last_evaluation_timestamp_seconds", "gauge",
     "When the last evaluation finished as a Unix timestamp (seconds).",
 )
+EVALUATION_ERRORS = FamilySpec(
+    "driftd_evaluation_errors", "counter",
+    "Evaluations in which a part of a window could not be computed and was left out, by "
+    "part (a column, performance, or * for the whole window) and reason (invalid_value, "
+    "arithmetic, unexpected) (evaluations).", ("model", "window", "part", "reason"),
+)
 CHECKPOINT = FamilySpec(
     "driftd_checkpoint_timestamp_seconds", "gauge",
     "When the last checkpoint was written as a Unix timestamp (seconds).",
@@ -221,7 +227,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,
     PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE,
-    *JOIN_COUNTERS.values(),
+    *JOIN_COUNTERS.values(), EVALUATION_ERRORS,
 )
 
 
@@ -358,12 +364,15 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
     dead_letters = DEAD_LETTERS.new()
     for outcome, records in sorted(snapshot.dead_letters.items()):
         dead_letters.add_metric([outcome], float(records))
+    errors = EVALUATION_ERRORS.new()
+    for labels, count in sorted(snapshot.evaluation_errors.items()):
+        errors.add_metric(list(labels), float(count))
     joins = {name: spec.new() for name, spec in JOIN_COUNTERS.items()}
     for (counter, model), count in sorted(snapshot.join.items()):
         if counter in joins:
             joins[counter].add_metric([model], float(count))
     return [events, invalid, late, last_event, evaluation, checkpoint, lag, up, dead_letters,
-            _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot)]
+            _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot), errors]
 
 
 def _label_delay_histogram(snapshot: TelemetrySnapshot) -> Metric:
