@@ -28,7 +28,13 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["HealthCheck", "HttpServer", "HttpLimits"]
 
-LISTEN_BACKLOG = 100
+# The kernel's queue of connections not accepted yet costs no descriptors; at 100, a
+# burst of 400 connects overflowed it and each overflow cost its client a 1 s SYN retry.
+LISTEN_BACKLOG = 1024
+ACCEPT_RETRY_SECONDS = 0.1
+# A few accepts per wakeup drain a burst of connects sooner; the descriptors of the
+# connections closed to make room are released on the loop's next pass.
+ACCEPTS_PER_WAKEUP = 16
 STOP_GRACE_SECONDS = 2.0  # how long stop() lets requests in progress finish
 WARN_EVERY_SECONDS = 60.0
 
@@ -115,7 +121,10 @@ class _Running:
         self._connections: dict[Connection, asyncio.Task[None]] = {}  # oldest first
         self._evicted = 0
         self._warned_at = -WARN_EVERY_SECONDS
-        self._server: asyncio.Server | None = None
+        self._acceptor: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
+        self._opening = 0  # accepted, streams not set up yet: they count against the limit
+        self._closing = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="driftd-http",
                                         daemon=True)
@@ -128,14 +137,13 @@ class _Running:
             raise
 
     async def _open(self, sock: socket.socket) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, sock=sock, backlog=LISTEN_BACKLOG,
-            limit=self._limits.max_request_head_bytes)
+        sock.setblocking(False)
+        self._acceptor = asyncio.create_task(self._accept_forever(sock))
 
     def close(self) -> None:
         closing = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
         try:
-            closing.result(timeout=STOP_GRACE_SECONDS + self._limits.write_timeout_seconds)
+            closing.result(timeout=STOP_GRACE_SECONDS + 2.0)
         except TimeoutError:
             logger.warning("HTTP connections still open at stop; dropping them")
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -145,33 +153,69 @@ class _Running:
         self._render.shutdown(wait=False, cancel_futures=True)
 
     async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        self._closing = True
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            await asyncio.wait([self._acceptor])
         for connection in list(self._connections):
             if not connection.busy:
                 connection.abort()
-        if not self._connections:
-            return
-        await asyncio.wait(self._connections.values(), timeout=STOP_GRACE_SECONDS)
+        if self._connections:  # requests in progress get a moment to finish
+            await asyncio.wait(self._connections.values(), timeout=STOP_GRACE_SECONDS)
         for connection, task in list(self._connections.items()):
             connection.abort()
             task.cancel()
         if self._connections:
             await asyncio.wait(self._connections.values(), timeout=1.0)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept_forever(self, listener: socket.socket) -> None:
+        """Accept one connection at a time, after making room for it.
+
+        asyncio's ``start_server`` accepts up to a backlog of connections before any of
+        them is seen, which ran a process limited to 256 descriptors out of them.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await _readable(loop, listener)
+                for _ in range(ACCEPTS_PER_WAKEUP):
+                    if len(self._connections) + self._opening >= self._limits.max_connections:
+                        self._make_room()
+                    try:
+                        sock, _ = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError as error:  # out of descriptors or buffers: shed, retry
+                        self._make_room()
+                        self._warn(f"accepting a connection failed ({error})")
+                        await asyncio.sleep(ACCEPT_RETRY_SECONDS)
+                        break
+                    self._opening += 1
+                    self._tasks.add(task := asyncio.create_task(self._serve(sock)))
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            listener.close()
+
+    async def _serve(self, sock: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            self._opening -= 1
         connection = Connection(reader, writer, self._answer, self._limits)
-        if len(self._connections) >= self._limits.max_connections:
-            self._make_room(connection)
         task = asyncio.current_task()
-        assert task is not None  # start_server runs each client in a task of its own
+        assert task is not None
         self._connections[connection] = task
+        if self._closing:
+            connection.abort()
         try:
             await connection.serve()
         finally:
             self._connections.pop(connection, None)
 
-    def _make_room(self, newcomer: Connection) -> None:
+    def _make_room(self) -> None:
         oldest_idle = next((c for c in self._connections if not c.busy), None)
         if oldest_idle is None:
             # Every slot has a request in progress (each bounded by the timeouts): the
@@ -181,12 +225,16 @@ class _Running:
         del self._connections[oldest_idle]
         oldest_idle.abort()
         self._evicted += 1
-        logger.debug("at %d connections: closed the oldest idle one, %s, for %s",
-                     self._limits.max_connections, oldest_idle.peer, newcomer.peer)
+        logger.debug("at %d connections: closed the oldest idle one, %s",
+                     self._limits.max_connections, oldest_idle.peer)
+        self._warn(f"connection limit ({self._limits.max_connections}) reached")
+
+    def _warn(self, problem: str) -> None:
+        """Warn at most once a minute, with the idle connections closed since."""
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY_SECONDS:
-            logger.warning("HTTP connection limit (%d) reached: closed %d idle connection(s) "
-                           "to make room", self._limits.max_connections, self._evicted)
+            logger.warning("HTTP %s: closed %d idle connection(s) to make room",
+                           problem, self._evicted)
             self._warned_at, self._evicted = now, 0
 
     async def _answer(self, request: h11.Request) -> Reply:
@@ -213,3 +261,18 @@ class _Running:
             text = "".join(f"{reason}\n" for reason in reasons)
             return Reply(HTTPStatus.SERVICE_UNAVAILABLE, text.encode("utf-8"))
         return Reply(HTTPStatus.NOT_FOUND, b"not found\n")
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    """Wait until the listener has a connection to accept."""
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock.fileno(), wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(sock.fileno())

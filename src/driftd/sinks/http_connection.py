@@ -14,7 +14,6 @@ logger = logging.getLogger("driftd.sinks.http")
 
 TEXT = "text/plain; charset=utf-8"
 TLS_HANDSHAKE = 0x16  # first byte of a TLS record carrying a ClientHello; never in a method
-READ_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,10 @@ class Connection:
             # the connection closed instead of reading the body.
             complete = isinstance(self._h11.next_event(), h11.EndOfMessage)
             reply = await self._handler(request)
-            await self._send(reply, close=not complete, head_only=request.method == b"HEAD")
             logger.debug('%s "%s %s HTTP/%s" %d %d', self.peer, request.method.decode(),
                          request.target.decode("ascii", "replace"),
                          request.http_version.decode(), reply.status, len(reply.body))
+            await self._send(reply, close=not complete, head_only=request.method == b"HEAD")
             self.busy = False
             if self._h11.our_state is not h11.DONE or self._h11.their_state is not h11.DONE:
                 return
@@ -124,9 +123,13 @@ class Connection:
                 return None  # ConnectionClosed
             if head_deadline is None and self._h11.trailing_data[0]:
                 head_deadline = self._loop.time() + self._limits.read_timeout_seconds
+            # Never more than one byte past the head limit in h11's buffer: h11 checks
+            # the limit only while a head is incomplete, so a complete head that came in
+            # one large read would otherwise pass at any size.
+            room = self._limits.max_request_head_bytes + 1 - len(self._h11.trailing_data[0])
             async with asyncio.timeout_at(
                     idle_deadline if head_deadline is None else head_deadline):
-                data = await self._reader.read(READ_CHUNK_BYTES)
+                data = await self._reader.read(max(room, 1))
             if data and head_deadline is None:
                 head_deadline = self._loop.time() + self._limits.read_timeout_seconds
             self._h11.receive_data(data)
