@@ -8,6 +8,10 @@ repository; the broker runs as a ``java`` child process on free loopback ports.
     python scripts/kafka_local.py start --dir var/kafka [--port 9092]
     python scripts/kafka_local.py stop --dir var/kafka
 
+``KafkaBroker(dir, sasl_users={"user": "password"})`` adds a SASL_SSL listener (SASL
+PLAIN over TLS) whose certificate is signed by a CA generated with Java's ``keytool``
+into ``dir/tls``; clients verify it with ``broker.ca_file``.
+
 Stdlib only, so it runs with a bare ``python3``; the readiness check uses kafka-python
 when it is importable (tests, the project venv) and the broker log otherwise.
 """
@@ -31,7 +35,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,25 +193,83 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _two_free_ports() -> tuple[int, int]:
-    # Both sockets are bound at once so the kernel cannot hand out the same port twice.
-    with socket.socket() as first, socket.socket() as second:
-        first.bind(("127.0.0.1", 0))
-        second.bind(("127.0.0.1", 0))
-        return int(first.getsockname()[1]), int(second.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    # All sockets are bound at once so the kernel cannot hand out the same port twice.
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
-def _saved_ports(properties: Path) -> tuple[int | None, int | None]:
-    """The ports a data dir was last started with, so a restart keeps its address."""
+def _saved_ports(properties: Path) -> tuple[int | None, int | None, int | None]:
+    """The ports (plaintext, controller, SASL_SSL) a data dir was last started with, so
+    a restart keeps its address."""
     if not properties.is_file():
-        return None, None
+        return None, None, None
     text = properties.read_text()
-    broker = re.search(r"^listeners=PLAINTEXT://127\.0\.0\.1:(\d+)", text, re.M)
-    controller = re.search(r"CONTROLLER://127\.0\.0\.1:(\d+)", text)
-    return (
-        int(broker.group(1)) if broker else None,
-        int(controller.group(1)) if controller else None,
-    )
+    found = [
+        re.search(pattern, text, re.M)
+        for pattern in (r"^listeners=PLAINTEXT://127\.0\.0\.1:(\d+)",
+                        r"CONTROLLER://127\.0\.0\.1:(\d+)", r"SASL_SSL://127\.0\.0\.1:(\d+)")
+    ]
+    broker, controller, sasl_ssl = (int(m.group(1)) if m else None for m in found)
+    return broker, controller, sasl_ssl
+
+
+# --- TLS material for the SASL_SSL listener (keytool comes with the JDK Kafka needs) ---
+
+TLS_STORE_PASSWORD = "driftd-test"  # test-only keystores, generated per data dir
+
+
+def _keytool(*args: str) -> None:
+    java = Path(_java()).resolve()
+    keytool = java.parent / "keytool"
+    command = [str(keytool) if keytool.is_file() else "keytool", *args,
+               "-storetype", "PKCS12", "-storepass", TLS_STORE_PASSWORD]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise RuntimeError(f"keytool {args[0]} failed:\n{output[-4000:]}")
+
+
+def make_ca(directory: Path, name: str = "driftd-test-ca") -> Path:
+    """A self-signed CA in ``directory`` (ca.p12); return its certificate (ca.pem)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keystore, pem = directory / "ca.p12", directory / "ca.pem"
+    if not keystore.is_file():
+        _keytool("-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048",
+                 "-dname", f"CN={name}", "-ext", "bc:c", "-validity", "30",
+                 "-keystore", str(keystore))
+    if not pem.is_file():
+        _keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", str(keystore),
+                 "-file", str(pem))
+    return pem
+
+
+def make_server_keystore(directory: Path, ca_dir: Path) -> Path:
+    """broker.p12 in ``directory``: a key and a certificate for 127.0.0.1 and localhost
+    signed by the CA in ``ca_dir`` (made by ``make_ca``)."""
+    keystore = directory / "broker.p12"
+    if keystore.is_file():
+        return keystore
+    ca_pem, ca_store = make_ca(ca_dir), ca_dir / "ca.p12"
+    draft, request, signed = (directory / name for name in ("draft.p12", "broker.csr",
+                                                           "broker.pem"))
+    names = "SAN=dns:localhost,ip:127.0.0.1"
+    for stale in (draft, request, signed):
+        stale.unlink(missing_ok=True)
+    _keytool("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+             "-dname", "CN=localhost", "-ext", names, "-validity", "30",
+             "-keystore", str(draft))
+    _keytool("-certreq", "-alias", "broker", "-keystore", str(draft), "-file", str(request))
+    _keytool("-gencert", "-alias", "ca", "-keystore", str(ca_store), "-infile", str(request),
+             "-outfile", str(signed), "-rfc", "-ext", names, "-validity", "30")
+    _keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(ca_pem),
+             "-keystore", str(draft))
+    _keytool("-importcert", "-alias", "broker", "-file", str(signed), "-keystore", str(draft))
+    draft.rename(keystore)  # complete, or not there: a retry starts over
+    return keystore
 
 
 def random_cluster_id() -> str:
@@ -260,20 +322,25 @@ class KafkaBroker:
         port: int | None = None,
         controller_port: int | None = None,
         cache_dir: Path | str | None = None,
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.cache_dir = cache_dir
-        saved_port, saved_controller = _saved_ports(self.data_dir / "server.properties")
-        port = port or saved_port
-        controller_port = controller_port or saved_controller
-        if port is None or controller_port is None:
-            picked = [p for p in _two_free_ports() if p not in (port, controller_port)]
+        self.sasl_users = dict(sasl_users) if sasl_users else None
+        saved = _saved_ports(self.data_dir / "server.properties")
+        port = port or saved[0]
+        controller_port = controller_port or saved[1]
+        sasl_port = saved[2] if self.sasl_users else 0
+        if port is None or controller_port is None or sasl_port is None:
+            picked = [p for p in _free_ports(3) if p not in (port, controller_port, sasl_port)]
             port = port or picked.pop(0)
             controller_port = controller_port or picked.pop(0)
+            sasl_port = sasl_port if sasl_port is not None else picked.pop(0)
         if port == controller_port:
             raise ValueError("port and controller_port must differ")
         self.port = port
         self.controller_port = controller_port
+        self.sasl_ssl_port = sasl_port or None
         self.log_file = self.data_dir / "broker.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
@@ -281,6 +348,18 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """``host:port`` of the SASL_SSL listener (only with ``sasl_users``)."""
+        if self.sasl_ssl_port is None:
+            raise ValueError("this broker has no SASL_SSL listener (no sasl_users)")
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """PEM certificate of the CA that signed the SASL_SSL listener's certificate."""
+        return self.data_dir / "tls" / "ca.pem"
 
     @property
     def running(self) -> bool:
@@ -323,12 +402,37 @@ class KafkaBroker:
             "broker.heartbeat.interval.ms": "500",
             "broker.session.timeout.ms": "3000",
         }
+        if self.sasl_users:
+            settings |= self._sasl_ssl_settings()
         lines = [f"{key}={value}" for key, value in settings.items()]
         return "# Generated by driftd scripts/kafka_local.py\n" + "\n".join(lines) + "\n"
+
+    def _sasl_ssl_settings(self) -> dict[str, str]:
+        """A SASL_SSL listener beside PLAINTEXT (which the broker itself keeps using)."""
+        assert self.sasl_users is not None
+        users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+        listener = f"SASL_SSL://127.0.0.1:{self.sasl_ssl_port}"
+        prefix = "listener.name.sasl_ssl."
+        return {
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},{listener},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},{listener}",
+            "listener.security.protocol.map":
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "PLAIN",
+            prefix + "plain.sasl.jaas.config":
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+            prefix + "ssl.keystore.location": str(self.data_dir / "tls" / "broker.p12"),
+            prefix + "ssl.keystore.type": "PKCS12",
+            prefix + "ssl.keystore.password": TLS_STORE_PASSWORD,
+            prefix + "ssl.key.password": TLS_STORE_PASSWORD,
+        }
 
     def _write_config(self) -> tuple[Path, Path]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         properties = self.data_dir / "server.properties"
+        if self.sasl_users:
+            make_server_keystore(self.data_dir / "tls", self.data_dir / "tls")
         properties.write_text(self._properties())
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_text(_LOG4J2)

@@ -4,6 +4,8 @@
   (an existing cluster), else one local broker for the whole session.
 - ``kafka_topic``: ``make_topic(partitions=3)`` creates a uniquely named topic there.
 - ``kafka_broker_factory``: dedicated brokers a test may stop, start and kill (outages).
+- ``kafka_sasl_ssl_broker``: one local broker for the session with a SASL_SSL listener
+  (SASL PLAIN users ``SASL_USERS``, a certificate signed by a CA made at test time).
 """
 
 from __future__ import annotations
@@ -62,6 +64,29 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+SASL_USERS = {"driftd": "driftd-secret"}
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_ssl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A broker with PLAINTEXT (``bootstrap``, for setting up topics) and SASL_SSL
+    (``sasl_ssl_bootstrap``, verified with ``ca_file``) listeners, started once."""
+    kafka_local.fetch()
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka-sasl-ssl"), sasl_users=SASL_USERS)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def make_ca() -> Callable[..., Path]:
+    """``make_ca(directory, name)``: a new self-signed CA; returns its PEM certificate."""
+    make: Callable[..., Path] = kafka_local.make_ca
+    return make
 
 
 @pytest.fixture
