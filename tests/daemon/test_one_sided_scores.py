@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,8 @@ COLUMNS = [ColumnConfig(name="x", kind="numeric"),
            ColumnConfig(name="label", kind="categorical", role="label")]
 
 
-def replay(tmp_path: Path, scores: np.ndarray) -> tuple[int, dict[str, Any]]:
+def replay(tmp_path: Path, scores: np.ndarray,
+           address: str = "127.0.0.1:0") -> tuple[int, dict[str, Any]]:
     """``driftd run --exit-when-drained --dump-results`` on one prediction per score
     (one a second); returns the exit code and the dump."""
     rng = np.random.default_rng(5)
@@ -51,7 +53,7 @@ def replay(tmp_path: Path, scores: np.ndarray) -> tuple[int, dict[str, Any]]:
                             "threshold": 0.5},
         }],
         "sources": [{"type": "jsonl", "path": "replay.jsonl", "batch_size": 700}],
-        "http": {"address": "127.0.0.1:0"},
+        "http": {"address": address},
         "evaluation": {"interval_seconds": 0.2},
         "logging": {"level": "WARNING"},
     }
@@ -101,3 +103,17 @@ def test_scores_on_one_side_of_the_threshold_publish_every_window(
     assert count["performance"]["estimated"]["accuracy"] == pytest.approx(
         np.maximum(tail, 1 - tail).mean(), rel=1e-12)
     assert count["performance"]["estimated"]["precision"] == 0.0
+
+
+def test_the_dump_is_written_when_the_daemon_ends_on_an_error(tmp_path: Path) -> None:
+    """The replay's HTTP port is taken by another process, so the daemon cannot serve.
+
+    Expected: exit 2, and the dump still written (no windows, exit_code 2).
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, results = replay(tmp_path, np.full(100, 0.2), address=f"127.0.0.1:{port}")
+    assert code == 2 and results["exit_code"] == 2
+    assert results["windows"] == []
