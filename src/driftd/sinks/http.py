@@ -1,10 +1,12 @@
 """HTTP endpoints: /metrics for Prometheus, /healthz and /readyz for the orchestrator.
 
-One asyncio loop on one thread serves every connection; the synchronous metrics render
-runs on a single worker thread so the loop keeps answering probes meanwhile. TLS and
-basic auth (exporter-toolkit web config) slot in at two places: an ``ssl.SSLContext``
-for ``asyncio.start_server`` in ``_open`` (the plain-port TLS sniff then goes), and a
-check of the request's headers at the top of ``_answer``.
+One asyncio loop on one thread serves every connection (HTTP/1.1 parsed by h11); the
+synchronous metrics render runs on a single worker thread so the loop keeps answering
+probes meanwhile. TLS and basic auth (exporter-toolkit web config) slot in at two
+places: an ``ssl.SSLContext`` where ``_serve`` wraps the accepted socket in streams
+(``loop.connect_accepted_socket(..., ssl=context)``; the plain-port TLS sniff in
+``http_connection`` then goes), and a check of the request's headers at the top of
+``_answer`` returning 401 with ``WWW-Authenticate``.
 """
 
 from __future__ import annotations
@@ -104,8 +106,8 @@ class HttpServer:
         with self._lock:
             running, self._running = self._running, None
         if running is not None:
-            running.close()
-            logger.info("HTTP server stopped")
+            closed = running.close()
+            logger.info("HTTP server stopped (closed %d open connection(s))", closed)
 
 
 class _Running:
@@ -140,10 +142,12 @@ class _Running:
         sock.setblocking(False)
         self._acceptor = asyncio.create_task(self._accept_forever(sock))
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Stop listening and close every connection; how many were open."""
         closing = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        closed = 0
         try:
-            closing.result(timeout=STOP_GRACE_SECONDS + 2.0)
+            closed = closing.result(timeout=STOP_GRACE_SECONDS + 2.0)
         except TimeoutError:
             logger.warning("HTTP connections still open at stop; dropping them")
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -151,12 +155,14 @@ class _Running:
         if not self._thread.is_alive():
             self._loop.close()
         self._render.shutdown(wait=False, cancel_futures=True)
+        return closed
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self) -> int:
         self._closing = True
         if self._acceptor is not None:
             self._acceptor.cancel()
             await asyncio.wait([self._acceptor])
+        open_connections = len(self._connections)
         for connection in list(self._connections):
             if not connection.busy:
                 connection.abort()
@@ -167,20 +173,20 @@ class _Running:
             task.cancel()
         if self._connections:
             await asyncio.wait(self._connections.values(), timeout=1.0)
+        return open_connections
 
     async def _accept_forever(self, listener: socket.socket) -> None:
-        """Accept one connection at a time, after making room for it.
+        """Accept connections, closing the oldest idle one for each beyond the limit.
 
         asyncio's ``start_server`` accepts up to a backlog of connections before any of
-        them is seen, which ran a process limited to 256 descriptors out of them.
+        them is seen, which ran a process limited to 256 descriptors out of them; here at
+        most ``ACCEPTS_PER_WAKEUP`` are over the limit until the loop's next pass.
         """
         loop = asyncio.get_running_loop()
         try:
             while True:
                 await _readable(loop, listener)
                 for _ in range(ACCEPTS_PER_WAKEUP):
-                    if len(self._connections) + self._opening >= self._limits.max_connections:
-                        self._make_room()
                     try:
                         sock, _ = listener.accept()
                     except (BlockingIOError, InterruptedError):
@@ -190,6 +196,8 @@ class _Running:
                         self._warn(f"accepting a connection failed ({error})")
                         await asyncio.sleep(ACCEPT_RETRY_SECONDS)
                         break
+                    if len(self._connections) + self._opening >= self._limits.max_connections:
+                        self._make_room()
                     self._opening += 1
                     self._tasks.add(task := asyncio.create_task(self._serve(sock)))
                     task.add_done_callback(self._tasks.discard)
