@@ -418,8 +418,12 @@ class DeadLetters:
         self._backoff = DEAD_LETTER_BACKOFF_SECONDS[0]
         self._warned: set[str] = set()
         try:
+            # Not idempotent: kafka-python's idempotent producer takes a record refused as
+            # too large for a fatal error and fails every later record (a duplicate dead
+            # letter is harmless; a dead dead-letter producer is not).
             self._producer = KafkaProducer(
                 acks="all", linger_ms=20, max_block_ms=DEAD_LETTER_MAX_BLOCK_MS,
+                enable_idempotence=False,
                 max_request_size=DEAD_LETTER_MAX_BYTES + DEAD_LETTER_HEADROOM,
                 request_timeout_ms=10_000, delivery_timeout_ms=30_000,
                 **client_options(config.bootstrap_servers, f"{config.client_id}-dlq",
