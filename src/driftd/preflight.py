@@ -56,9 +56,12 @@ def load_profiles(config: Config) -> tuple[dict[str, Profile], list[str]]:
         except ProfileError as error:
             problems.append(f"{field}: {error}")
             continue
-        except (RecursionError, OverflowError) as error:  # json nesting, giant numbers
-            problems.append(f"{field}: {model.reference}: corrupted profile: "
-                            f"{type(error).__name__}")
+        except RecursionError:  # json.loads of deeply nested arrays or objects
+            problems.append(f"{field}: {model.reference}: corrupted profile: nested too deep")
+            continue
+        except OverflowError:  # an integer too large for numpy
+            problems.append(f"{field}: {model.reference}: corrupted profile: a number out "
+                            "of range")
             continue
         profiles[model.name] = profile
     return profiles, problems

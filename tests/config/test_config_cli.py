@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 import driftd.config as driftd_config
+from config.support import write_profile
 from driftd import config as cfg
 from driftd.cli import main as driftd
 from driftd.commands import config as config_command
-from config.support import write_profile
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "driftd.example.yaml"
 
