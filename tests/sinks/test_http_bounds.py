@@ -45,8 +45,8 @@ def serve() -> Iterator[Callable[..., HttpServer]]:
     """Start servers with the given limits on 127.0.0.1:0; stop them all afterwards."""
     servers: list[HttpServer] = []
 
-    def start(**limits: float) -> HttpServer:
-        server = HttpServer("127.0.0.1", 0, metrics=metrics, health=Healthy(),
+    def start(render: Callable[[], tuple[bytes, str]] = metrics, **limits: float) -> HttpServer:
+        server = HttpServer("127.0.0.1", 0, metrics=render, health=Healthy(),
                             limits=HttpLimits(**limits))  # type: ignore[arg-type]
         servers.append(server)
         server.start()
@@ -205,7 +205,8 @@ def test_scrapes_answer_with_256_descriptors_and_400_held_connections(
     assert fds < 64 + 16
     assert process.returncode == 0
     assert stderr.splitlines() == [  # the one warning a minute, no EMFILE from accept
-        "HTTP connection limit (64) reached: closed 1 idle connection(s) to make room"]
+        "HTTP connection limit (64) reached: closing the oldest idle connection for each"
+        " new one (1 closed since the last warning)"]
 
 
 def client_hello() -> bytes:
@@ -314,6 +315,34 @@ def test_keep_alive_serves_requests_on_one_connection_until_idle(
         assert 0.9 <= closed[sock] - answered <= 2.0
     finally:
         connection.close()
+
+
+def test_a_client_that_does_not_read_is_cut_at_the_write_timeout(
+    serve: Callable[..., HttpServer], clients: list[socket.socket]
+) -> None:
+    """Steps: 1 s write timeout, a 32 MB /metrics body; a client requests it and reads
+    nothing for 1.5 s; meanwhile another client asks /healthz; then the first reads.
+
+    Expected: /healthz is answered at once while the response is stuck; the stuck
+    connection ends (EOF or reset) by 3 s after its request, short of the full body.
+    """
+    body = b"x" * 32 * 1024 * 1024
+    server = serve(lambda: (body, "text/plain"), write_timeout_seconds=1.0)
+    stalled = connect(server.port, clients, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    requested = time.monotonic()
+
+    with OPENER.open(server.url + "/healthz", timeout=5) as response:
+        assert (response.status, time.monotonic() - requested < 1.0) == (200, True)
+    time.sleep(1.5)  # the stall itself: a client that reads nothing
+    received = 0
+    try:
+        while chunk := stalled.recv(1024 * 1024):  # bounded by the socket's 5 s timeout
+            received += len(chunk)
+    except ConnectionResetError:
+        pass
+
+    assert time.monotonic() - requested < 3.0
+    assert received < len(body)
 
 
 def test_stop_closes_open_connections_at_once(

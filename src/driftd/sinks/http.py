@@ -241,8 +241,8 @@ class _Running:
         """Warn at most once a minute, with the idle connections closed since."""
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY_SECONDS:
-            logger.warning("HTTP %s: closed %d idle connection(s) to make room",
-                           problem, self._evicted)
+            logger.warning("HTTP %s: closing the oldest idle connection for each new one "
+                           "(%d closed since the last warning)", problem, self._evicted)
             self._warned_at, self._evicted = now, 0
 
     async def _answer(self, request: h11.Request) -> Reply:

@@ -76,6 +76,7 @@ class Connection:
             await self._serve()
         except TimeoutError:
             logger.debug("closing %s: timed out", self.peer)
+            self.abort()  # a graceful close would wait on a peer that does not read
         except (ConnectionError, h11.ProtocolError) as error:
             logger.debug("closing %s: %s", self.peer, error)
         except Exception:
@@ -147,12 +148,13 @@ class Connection:
                    ("Content-Length", str(len(reply.body))), *reply.headers]
         if close:
             headers.append(("Connection", "close"))
-        data = self._h11.send(h11.Response(status_code=reply.status, headers=headers,
-                                           reason=reply.status.phrase.encode()))
+        events: list[h11.Event] = [h11.Response(
+            status_code=reply.status, headers=headers, reason=reply.status.phrase.encode())]
         if not head_only:
-            data = (data or b"") + (self._h11.send(h11.Data(data=reply.body)) or b"")
-        data = (data or b"") + (self._h11.send(h11.EndOfMessage()) or b"")
-        self._writer.write(data)
+            events.append(h11.Data(data=reply.body))
+        events.append(h11.EndOfMessage())
+        for event in events:  # passthrough: a large body is written without a copy
+            self._writer.writelines(self._h11.send_with_data_passthrough(event) or [])
         async with asyncio.timeout(self._limits.write_timeout_seconds):
             await self._writer.drain()
 
