@@ -444,7 +444,8 @@ class KafkaSourceConfig(_Frozen):
     topics: tuple[KafkaTopicConfig, ...] = Field(min_length=1)
     security: KafkaSecurityConfig = KafkaSecurityConfig()
     dead_letter_topic: str | None = None
-    max_message_bytes: int = Field(default=1_048_576, gt=0)
+    max_message_bytes: int | None = Field(
+        default=None, gt=0, description="Overrides ingest.max_message_bytes for this source.")
     max_poll_records: int = Field(default=5000, gt=0, le=100_000)
     poll_timeout_ms: int = Field(default=200, gt=0, le=10_000)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
@@ -469,6 +470,33 @@ class KafkaSourceConfig(_Frozen):
 SourceConfig = Annotated[
     JsonlSourceConfig | DemoSourceConfig | KafkaSourceConfig, Field(discriminator="type")
 ]
+
+
+class IngestConfig(_Frozen):
+    """Bounds on what one message may hold; a message beyond them is rejected by reason.
+
+    Every bound is checked per message, before parsing where possible, so one message
+    can never stop the daemon or cost the other events of its batch.
+    """
+
+    max_message_bytes: int = Field(
+        default=1_048_576, gt=0, le=1_073_741_824,
+        description="Larger messages are rejected (reason oversized) without being parsed.")
+    max_nesting_depth: int = Field(
+        default=64, ge=2, le=1000,
+        description="Deeper JSON is rejected (reason too_deep) without being parsed.")
+    max_events_per_message: int = Field(
+        default=10_000, ge=1, le=10_000_000,
+        description="A JSON array with more events is rejected (reason too_many_events).")
+    max_future_seconds: float | None = Field(
+        default=300.0, ge=0,
+        description="Events more than this ahead of the clock are rejected (reason "
+        "timestamp_in_future): a producer with a wrong clock must not move the watermark. "
+        "null turns the check off (replays of synthetic, future-dated data).")
+    max_age_seconds: float | None = Field(
+        default=None, gt=0,
+        description="Events older than this (against the clock) are rejected (reason "
+        "timestamp_too_old); off by default, so that replays of old data work.")
 
 
 class HttpConfig(_Frozen):
@@ -532,6 +560,7 @@ class Config(_Frozen):
     checkpoint: CheckpointConfig = CheckpointConfig()
     logging: LoggingConfig = LoggingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    ingest: IngestConfig = IngestConfig()
     shutdown_grace_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("models")

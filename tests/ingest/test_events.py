@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from driftd.config import ColumnConfig
-from driftd.events import Decoder, parse_messages
+from driftd.events import Decoder
+from driftd.messages import parse_messages
 
 COLUMNS = (
     ColumnConfig(name="amount", kind="numeric"),
@@ -118,8 +119,9 @@ def test_default_model_accepts_records_without_model_field() -> None:
     assert len(batch.models["fraud"]) == 1
 
 
-def test_parse_messages_falls_back_per_message() -> None:
-    objects, sources, errors = parse_messages([b'{"a": 1}', b"{bad", b"[1, 2]"])
-    assert objects == [{"a": 1}, 1, 2]
-    assert sources == [0, 2, 2]
-    assert [index for index, _ in errors] == [1]
+def test_each_message_is_parsed_on_its_own() -> None:
+    """Objects and arrays are flattened into events; a bad message names its index."""
+    parsed = parse_messages([b'{"a": 1}', b"{bad", b"[1, 2]"])
+    assert parsed.objects == [{"a": 1}, 1, 2]
+    assert parsed.sources == [0, 2, 2]
+    assert [(e.index, e.reason) for e in parsed.errors] == [(1, "malformed_json")]

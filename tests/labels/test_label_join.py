@@ -32,6 +32,7 @@ def binary_daemon(tmp_path: Path, **performance: Any) -> Daemon:
         }],
         "sources": [{"type": "jsonl", "path": "-"}],
         "http": {"address": "127.0.0.1:0"},
+        "ingest": {"max_future_seconds": None},  # synthetic event times, ahead of the clock
     }
     config = parse_config(raw, environ={})
     rng = np.random.default_rng(1)
@@ -120,6 +121,7 @@ def test_regression_rmse_and_mae_equal_numpy(tmp_path: Path) -> None:
             "performance": {"task": "regression", "prediction": "score", "label": "y",
                             "baseline": {"rmse": 1.0, "mae": 0.8}}}],
         "sources": [{"type": "jsonl", "path": "-"}], "http": {"address": "127.0.0.1:0"},
+        "ingest": {"max_future_seconds": None},  # synthetic event times, ahead of the clock
     }, environ={})
     rng = np.random.default_rng(3)
     profile = build_profile("r", config.models[0].columns, {"score": rng.normal(size=300)}, {},

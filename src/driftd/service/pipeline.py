@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from functools import partial
 from typing import Protocol
 
 from driftd.config import Config, JsonlSourceConfig, KafkaSourceConfig
-from driftd.events import Decoder, Rejection
+from driftd.events import Decoder, Rejection, TimeBounds
+from driftd.messages import MessageLimits
 from driftd.monitor.monitor import Monitor
 from driftd.service.labels import LabelJoin
 from driftd.sources.base import RawBatch
@@ -63,19 +66,23 @@ class DeadLetterSink(Protocol):
 
 
 def build_decoders(config: Config) -> dict[str, Decoder]:
-    """A decoder per raw-batch key: "" by default, one per JSONL file and Kafka topic."""
-    columns = {m.name: m.columns for m in config.models}
-    strict = [m.name for m in config.models if m.non_finite == "invalid"]
-    decoders = {"": Decoder(columns, strict_non_finite=strict)}
+    """A decoder per raw-batch key: "" by default, one per JSONL file and Kafka topic,
+    each within the ``ingest`` bounds (a Kafka source may set its own message size)."""
+    ingest = config.ingest
+    decoder = partial(
+        Decoder, {m.name: m.columns for m in config.models},
+        strict_non_finite=[m.name for m in config.models if m.non_finite == "invalid"],
+        time_bounds=TimeBounds(ingest.max_future_seconds, ingest.max_age_seconds))
+    limits = MessageLimits(ingest.max_message_bytes, ingest.max_nesting_depth,
+                           ingest.max_events_per_message)
+    decoders = {"": decoder(limits=limits)}
     for source in config.sources:
         if isinstance(source, JsonlSourceConfig):
-            decoders[f"jsonl:{source.path}"] = Decoder(
-                columns, fields=source.fields, strict_non_finite=strict)
+            decoders[f"jsonl:{source.path}"] = decoder(fields=source.fields, limits=limits)
         elif isinstance(source, KafkaSourceConfig):
+            own = replace(limits, max_bytes=source.max_message_bytes or limits.max_bytes)
             for topic in source.topics:
-                decoders[topic.name] = Decoder(
-                    columns, fields=topic.fields, strict_non_finite=strict,
-                    max_message_bytes=source.max_message_bytes)
+                decoders[topic.name] = decoder(fields=topic.fields, limits=own)
     return decoders
 
 

@@ -1,0 +1,157 @@
+"""Raw messages to JSON values, one message at a time, within explicit bounds.
+
+Every message is judged on its own: its size and nesting depth are checked before it is
+parsed, a JSON array is flattened into its events (up to a bound), and a message that
+breaks a bound or is not JSON is reported by reason with its index. Nothing a message
+holds raises out of ``parse_messages``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+# Bytes that matter for nesting: the quote, the backslash and the four brackets.
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_OPENERS, _CLOSERS = (ord("{"), ord("[")), (ord("}"), ord("]"))
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[_QUOTE, _BACKSLASH, *_OPENERS, *_CLOSERS]] = True
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLimits:
+    """What one message may hold (see ``config.IngestConfig``)."""
+
+    max_bytes: int = 1_048_576
+    max_depth: int = 64
+    max_events: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if not 2 <= self.max_depth <= 1000:  # json's C parser recurses once per level
+            raise ValueError("max_depth must be between 2 and 1000")
+        if self.max_events < 1:
+            raise ValueError("max_events must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageError:
+    """Why message ``index`` of a batch yielded no events."""
+
+    index: int
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class ParsedMessages:
+    """The events of a batch, the message each came from, and the messages refused."""
+
+    objects: list[Any] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)
+    errors: list[MessageError] = field(default_factory=list)
+
+
+def parse_messages(messages: Sequence[bytes],
+                   limits: MessageLimits = MessageLimits()) -> ParsedMessages:
+    """Parse each message; arrays are flattened into their events.
+
+    NaN and Infinity literals (as Python's json writes them) are accepted; a number
+    beyond the float64 range reads as infinite.
+
+    >>> parsed = parse_messages([b'{"a": 1}', b'[{"b": 2}, {"c": 3}]', b'{"a"', b"[[[1]]]"],
+    ...                         MessageLimits(max_depth=2))
+    >>> parsed.objects, parsed.sources
+    ([{'a': 1}, {'b': 2}, {'c': 3}], [0, 1, 1])
+    >>> [(e.index, e.reason) for e in parsed.errors]
+    [(2, 'malformed_json'), (3, 'too_deep')]
+    """
+    parsed = ParsedMessages()
+    for index, message in enumerate(messages):
+        value, error = _parse_one(message, limits)
+        if error is not None:
+            parsed.errors.append(MessageError(index, *error))
+        elif type(value) is list:
+            if len(value) > limits.max_events:
+                parsed.errors.append(MessageError(
+                    index, "too_many_events", f"{len(value)} events > {limits.max_events}"))
+            else:
+                parsed.objects.extend(value)
+                parsed.sources.extend([index] * len(value))
+        else:
+            parsed.objects.append(value)
+            parsed.sources.append(index)
+    return parsed
+
+
+def _parse_one(message: bytes, limits: MessageLimits) -> tuple[Any, tuple[str, str] | None]:
+    if type(message) is not bytes:  # a source handing out something else: our bug, not fatal
+        return None, ("malformed_json", f"not bytes but {type(message).__name__}")
+    if len(message) > limits.max_bytes:
+        return None, ("oversized", f"{len(message)} bytes > {limits.max_bytes}")
+    if message.count(b"{") + message.count(b"[") > limits.max_depth:  # else cannot be deeper
+        depth = nesting_depth(message)
+        if depth > limits.max_depth:
+            return None, ("too_deep", f"nested {depth} deep > {limits.max_depth}")
+    try:
+        return orjson.loads(message), None
+    except orjson.JSONDecodeError as error:
+        first_error = str(error)
+    try:  # what orjson refuses and Python's json reads: NaN and Infinity literals, and
+        # numbers beyond float64, which become infinite as in orjson's own float parsing
+        return json.loads(message, parse_int=_int), None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, ("malformed_json", first_error[:200])
+
+
+def _int(text: str) -> int | float:
+    """An integer literal: exact within 64 bits, beyond as a float (as orjson does),
+    which is infinite past float64 and never hits Python's int-to-str digit limit."""
+    return int(text) if len(text) <= 19 else float(text)
+
+
+def nesting_depth(message: bytes) -> int:
+    """How deeply the brackets of a JSON text nest, brackets inside strings ignored.
+
+    Vectorized over the quote, backslash and bracket bytes only, so it is cheap on a
+    large message; exact for valid JSON, an estimate for broken text.
+
+    >>> nesting_depth(b'{"a": [1, {"b": "[[[["}]}')
+    3
+    >>> nesting_depth(b'["\\\\\\"]]]", [[]]]')
+    3
+    """
+    data = np.frombuffer(message, dtype=np.uint8)
+    special = np.flatnonzero(_SPECIAL[data])
+    kinds = data[special]
+    quotes = _unescaped_quotes(special, kinds)
+    in_string = np.cumsum(quotes) % 2 == 1  # after an odd number of quotes
+    step = np.where(np.isin(kinds, _OPENERS), 1, 0) - np.where(np.isin(kinds, _CLOSERS), 1, 0)
+    step[in_string | quotes] = 0
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _unescaped_quotes(positions: npt.NDArray[np.intp],
+                      kinds: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Which of ``positions`` are quotes not escaped by an odd run of backslashes."""
+    quotes: npt.NDArray[np.bool_] = kinds == _QUOTE
+    backslashes = positions[kinds == _BACKSLASH]
+    if not len(backslashes):
+        return quotes
+    # Start of the run each backslash belongs to.
+    new_run = np.r_[True, np.diff(backslashes) != 1]
+    run_start = np.maximum.accumulate(np.where(new_run, backslashes, 0))
+    quote_at = positions[quotes]
+    before = np.searchsorted(backslashes, quote_at) - 1
+    touching = (before >= 0) & (backslashes[np.maximum(before, 0)] == quote_at - 1)
+    run = np.where(touching, quote_at - run_start[np.maximum(before, 0)], 0)
+    result = quotes.copy()
+    result[np.flatnonzero(quotes)] = run % 2 == 0
+    return result

@@ -1,0 +1,221 @@
+"""Typed columns out of decoded JSON events: numbers, categories, timestamps and ids.
+
+Each function takes the values of one field for a batch of events and a ``reject``
+callback; a value of the wrong kind rejects its event by reason, whatever it holds, and
+never raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Reject = Callable[[int, str, str], None]  # (row, reason, detail)
+
+_NUMBER_TYPES = frozenset({float, int, type(None)})
+_CATEGORY_TYPES = frozenset({str, type(None)})
+_ID_TYPES = frozenset({str, int, type(None)})
+# Epoch seconds beyond this are no time at all (year 33658): pane arithmetic stays exact.
+MAX_ABS_TIMESTAMP = 1e12
+
+
+def extract(
+    rows: Sequence[dict[str, Any]], path: tuple[str, ...], name: str = "",
+    outer: dict[str, list[Any]] | None = None,
+) -> list[Any]:
+    """Values at ``path``; records without it (flat files) are read at the column name.
+
+    ``outer`` caches the first level of two-part paths across the columns of a batch.
+
+    >>> extract([{"f": {"a": 1}}, {"f": 2}, {"a": 3}], ("f", "a"), "a")
+    [1, <missing path>, 3]
+    """
+    count = len(rows)
+    if len(path) == 1:
+        key = path[0]
+        if key == name or not name:
+            return list(map(dict.get, rows, repeat(key, count)))
+        return [row[key] if key in row else row.get(name) for row in rows]
+    if len(path) == 2:
+        first, inner = path
+        cache = {} if outer is None else outer
+        if first not in cache:
+            cache[first] = [row.get(first, row) for row in rows]
+        try:
+            return list(map(dict.get, cache[first], repeat(inner, count)))
+        except TypeError:  # some row's first level is not an object
+            pass
+    return [_walk(row, path) for row in rows]
+
+
+class _MissingPath:
+    """A path that runs into something other than an object (e.g. ``features: 7``)."""
+
+    def __repr__(self) -> str:
+        return "<missing path>"
+
+
+BAD_PATH = _MissingPath()
+
+
+def _walk(row: dict[str, Any], path: tuple[str, ...]) -> Any:
+    if len(path) == 2 and path[0] not in row:
+        return row.get(path[1])  # flat record: the column at top level
+    node: Any = row
+    for key in path:
+        if node is None:
+            return None
+        if not isinstance(node, dict):
+            return BAD_PATH
+        node = node.get(key)
+    return node
+
+
+def numbers(values: list[Any], column: str, reject: Reject) -> npt.NDArray[np.float64]:
+    """Floats (NaN = missing); an integer beyond float64 is infinite, like 1e999."""
+    if set(map(type, values)) <= _NUMBER_TYPES:
+        try:
+            return np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond float range: handled below
+            pass
+    array = np.full(len(values), np.nan)
+    for row, value in enumerate(values):
+        if value is None:
+            continue
+        if isinstance(value, bool | int | float):
+            try:
+                array[row] = float(value)
+            except OverflowError:
+                array[row] = math.inf if value > 0 else -math.inf
+        else:
+            reject(row, "wrong_type", f"{column}: expected a number, got {kind(value)}")
+    return array
+
+
+def reject_non_finite(array: npt.NDArray[np.float64], column: str, reject: Reject) -> None:
+    for row in np.flatnonzero(np.isinf(array)):
+        reject(int(row), "non_finite", f"{column}: {array[row]}")
+
+
+def categories(values: list[Any], column: str, reject: Reject) -> list[str | None]:
+    if set(map(type, values)) <= _CATEGORY_TYPES:
+        return values
+    result: list[str | None] = []
+    for row, value in enumerate(values):
+        category = category_key(value)
+        if category is None and value is not None and not _is_nan(value):
+            reject(row, "wrong_type", f"{column}: expected a category, got {kind(value)}")
+        result.append(category)
+    return result
+
+
+def category_key(value: Any) -> str | None:
+    """The category a JSON value stands for; None when missing or not a category.
+
+    >>> [category_key(v) for v in ["DE", 7, 7.0, True, None, float("nan"), [1]]]
+    ['DE', '7', '7', 'true', None, None, None]
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**300 else None  # str() of huge ints raises
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return None
+
+
+def ids(values: list[Any], reject: Reject) -> list[Any]:
+    """Event ids: strings or integers (None = no id); anything else rejects the event."""
+    if set(map(type, values)) <= _ID_TYPES:
+        return values
+    for row, value in enumerate(values):
+        if type(value) not in _ID_TYPES:
+            reject(row, "wrong_type", f"id: expected a string or an integer, got {kind(value)}")
+    return values
+
+
+def timestamps(values: list[Any], now: float, reject: Reject) -> npt.NDArray[np.float64]:
+    """Epoch seconds from numbers or RFC 3339 strings; a missing ``ts`` means ``now``."""
+    if set(map(type, values)) <= {float, int}:
+        try:
+            array = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond float range: handled below
+            pass
+        else:
+            if (np.abs(array) < MAX_ABS_TIMESTAMP).all():  # also false for NaN
+                return array
+    array = np.full(len(values), now)
+    for row, value in enumerate(values):
+        parsed = _timestamp(value)
+        if parsed is None and value is not None:
+            reject(row, "invalid_timestamp", f"ts: {clip(value, 40)}{_unit_hint(value)}")
+        elif parsed is not None:
+            array[row] = parsed
+    return array
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return None
+        return seconds if abs(seconds) < MAX_ABS_TIMESTAMP else None  # also rules out NaN
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            return None  # RFC 3339 requires an offset; a naive time is ambiguous
+        try:
+            return parsed.timestamp()
+        except (OverflowError, ValueError):  # e.g. year 1 with a positive offset
+            return None
+    return None
+
+
+def _unit_hint(value: Any) -> str:
+    if isinstance(value, int | float) and MAX_ABS_TIMESTAMP <= abs(value) < 1e15:
+        return " (epoch milliseconds? ts is read as seconds)"
+    return ""
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def kind(value: Any) -> str:
+    return "a missing path" if value is BAD_PATH else type(value).__name__
+
+
+def clip(value: Any, limit: int) -> str:
+    """Printable text of at most ``limit`` characters for logs and headers: no lone
+    surrogates, no control characters, cheap even for a huge value.
+
+    >>> clip("a\\ud800b\\n" + "x" * 50, 12)
+    'a\\\\ud800b\\\\nxx'
+    """
+    text = value if isinstance(value, str) else _short_repr(value, limit)
+    return text[:limit].encode("unicode_escape").decode("ascii")[:limit]
+
+
+def _short_repr(value: Any, limit: int) -> str:
+    if isinstance(value, int) and value.bit_length() > 4 * limit:  # repr would be long
+        return f"<integer of {value.bit_length()} bits>"
+    try:
+        return repr(value)[:limit]
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__}>"
