@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,3 +181,12 @@ def test_a_message_that_trips_a_decoder_bug_is_isolated(
     assert (rejection.reason, rejection.origin, rejection.payload) == (
         "undecodable", "t[0]@2", messages[1])
     assert rejection.detail.startswith("ZeroDivisionError: a bug (buggy:")
+
+
+def test_the_readme_explains_every_reason() -> None:
+    """The table of reasons in the README lists exactly the decoder's reasons."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("| reason | the message or event |"):]
+    table = table[:table.index("\n\n")]
+    documented = [line.split("`")[1] for line in table.splitlines()[2:]]
+    assert documented == list(REASONS)
