@@ -151,14 +151,10 @@ class Decoder:
             batch.rejections.append(Rejection(error.reason, error.detail,
                                               _origin(origins, error.index),
                                               bytes(messages[error.index])))
-        objects, sources = parsed.objects, parsed.sources
-        single = len(objects) == len(messages) and not parsed.errors  # one event each
-        if origins and not single:
-            origins = [_origin(origins, index) for index in sources]
-        # The message itself is the dead letter of an event that came alone in it.
-        alone = Counter(sources)
-        payloads = [messages[index] if alone[index] == 1 else None for index in sources]
-        return self.decode_objects(objects, now, origins, batch, payloads)
+        if origins and not parsed.one_each:
+            origins = [_origin(origins, index) for index in parsed.sources]
+        payloads = _Payloads(messages, parsed.sources)
+        return self.decode_objects(parsed.objects, now, origins, batch, payloads)
 
     def _decode_each(
         self, messages: Sequence[bytes], now: float, origins: Sequence[str]
@@ -178,7 +174,7 @@ class Decoder:
 
     def decode_objects(
         self, objects: Sequence[Any], now: float, origins: Sequence[str] = (),
-        batch: DecodedBatch | None = None, payloads: Sequence[bytes | None] = (),
+        batch: DecodedBatch | None = None, payloads: _Payloads | None = None,
     ) -> DecodedBatch:
         batch = batch if batch is not None else DecodedBatch()
         for model, indices in self._group(objects, origins, batch).items():
@@ -275,16 +271,31 @@ class _Rejector:
     indices: Sequence[int]  # row -> index in the batch (and in origins)
     rows: Sequence[Any]
     rejections: list[Rejection]
-    payloads: Sequence[bytes | None] = ()  # by index in the batch: the event's own message
+    payloads: _Payloads | None = None
 
     def __call__(self, row: int, reason: str, detail: str) -> None:
         if self.valid[row]:  # one reason per event: the first problem found
             self.valid[row] = False
             index = self.indices[row]
-            payload = self.payloads[index] if index < len(self.payloads) else None
+            payload = self.payloads.get(index) if self.payloads is not None else None
             self.rejections.append(Rejection(
                 reason, detail, _origin(self.origins, index),
-                bytes(payload) if payload is not None else _payload(self.rows[row])))
+                payload if payload is not None else _payload(self.rows[row])))
+
+
+class _Payloads:
+    """The dead letter of an event that came alone in its message: that message itself,
+    byte for byte (worked out on the first rejection only)."""
+
+    def __init__(self, messages: Sequence[bytes], sources: Sequence[int]) -> None:
+        self._messages, self._sources = messages, sources
+        self._events: Counter[int] | None = None  # message index -> events it held
+
+    def get(self, index: int) -> bytes | None:
+        if self._events is None:
+            self._events = Counter(self._sources)
+        source = self._sources[index]
+        return bytes(self._messages[source]) if self._events[source] == 1 else None
 
 
 def _payload(value: Any) -> bytes:
