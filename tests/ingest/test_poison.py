@@ -190,3 +190,13 @@ def test_the_readme_explains_every_reason() -> None:
     table = table[:table.index("\n\n")]
     documented = [line.split("`")[1] for line in table.splitlines()[2:]]
     assert documented == list(REASONS)
+
+
+def test_origins_follow_the_events_whatever_the_arrays_hold(decoder: Decoder) -> None:
+    """An empty array beside a two-event array: as many events as messages, yet each
+    rejection still names the message it came from."""
+    bad = orjson.dumps({"model": MODEL, "ts": "never"})
+    messages = [b"[]", b"[" + bad + b"," + good(NOW, 1) + b"]"]
+    batch = decoder.decode(messages, now=NOW, origins=["t[0]@1", "t[0]@2"])
+    assert [(r.reason, r.origin) for r in batch.rejections] == [("invalid_timestamp", "t[0]@2")]
+    assert batch.models[MODEL].ids == ["good-1"]
