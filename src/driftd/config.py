@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 ColumnKind = Literal["numeric", "categorical"]
 Role = Literal["input", "prediction", "label"]
@@ -404,6 +405,11 @@ class KafkaTopicConfig(_Frozen):
     name: str = Field(min_length=1, max_length=249)
     stream: Stream = "predictions"
     fields: EventFields = EventFields()
+    models: tuple[str, ...] | None = Field(
+        default=None, min_length=1,
+        description="The models whose events this topic carries: only their time windows "
+        "wait for its partitions. Default: every model waits for a partition until it has "
+        "sent a batch without that model's events.")
 
 
 class KafkaSecurityConfig(_Frozen):
@@ -568,6 +574,22 @@ class Config(_Frozen):
     def _model_names_are_unique(cls, models: tuple[ModelConfig, ...]) -> tuple[ModelConfig, ...]:
         _require_unique("model", [m.name for m in models])
         return models
+
+    @model_validator(mode="after")
+    def _topic_models_are_configured(self) -> Config:
+        names = [m.name for m in self.models]
+        unknown = [
+            InitErrorDetails(type=PydanticCustomError(
+                "unknown_model", "{model} is not a configured model (models: {known})",
+                {"model": repr(model), "known": ", ".join(names)}),
+                loc=("sources", s, "topics", t, "models", m), input=model)
+            for s, source in enumerate(self.sources) if isinstance(source, KafkaSourceConfig)
+            for t, topic in enumerate(source.topics)
+            for m, model in enumerate(topic.models or ()) if model not in names
+        ]
+        if unknown:  # raised with their field paths, one line each
+            raise ValidationError.from_exception_data("Config", unknown)
+        return self
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:

@@ -73,10 +73,16 @@ class ModelMonitor:
             gone = [w.add_floats(prediction_ts, rows, perf.offset) for w in self._time_windows()]
         return max(gone, default=0)
 
-    def expect(self, keys: list[str], now: float) -> None:
+    def expect(self, keys: Sequence[str], now: float) -> None:
         with self._lock:
             for window in self._time_windows():
                 window.watermark.expect(keys, now)
+
+    def excuse(self, key: str, now: float) -> None:
+        """Input ``key`` sent a batch without an event of this model."""
+        with self._lock:
+            for window in self._time_windows():
+                window.excuse(key, now)
 
     def forget(self, keys: list[str]) -> None:
         with self._lock:
@@ -181,18 +187,27 @@ class Monitor:
 
     def ingest(self, stream: str, batches: Mapping[str, ModelBatch], key: str = "",
                now: float = 0.0) -> None:
-        """Add each model's valid events of one stream, from input ``key``, to its windows."""
+        """Add each model's valid events of one stream, from input ``key``, to its windows.
+
+        A model without events in the batch is told that ``key`` spoke without them, so
+        its windows do not wait for inputs that carry other models only."""
         for model, batch in batches.items():
             self._telemetry.count_events(stream, model, len(batch))
             if len(batch):
                 self._telemetry.observe_event_time(model, stream, float(batch.timestamps.max()))
             if stream != "outcomes":  # outcomes carry labels, joined by issue-4 work
                 self.models[model].ingest(batch, key, now)
+        if stream != "outcomes":
+            for name, monitor in self.models.items():
+                if not len(batches.get(name, ())):
+                    monitor.excuse(key, now)
 
-    def expect(self, keys: list[str], now: float) -> None:
-        """Inputs (assigned partitions) whose event time the time windows wait for."""
-        for model in self.models.values():
-            model.expect(keys, now)
+    def expect(self, keys: Mapping[str, Sequence[str]], now: float) -> None:
+        """Inputs (assigned partitions) whose event time each model's time windows wait
+        for, by model name; models not named wait for none of them."""
+        for name, model_keys in keys.items():
+            if name in self.models and model_keys:
+                self.models[name].expect(model_keys, now)
 
     def forget(self, keys: list[str]) -> None:
         for model in self.models.values():

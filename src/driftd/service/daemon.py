@@ -158,10 +158,18 @@ class Daemon:
         # every assigned partition of a windowed stream before closing a window.
         self.monitor.expect(self._windowed(partitions), self._clock())
 
-    def _windowed(self, partitions: list[tuple[str, int]]) -> list[str]:
-        """Watermark keys of the partitions whose events go into windows."""
-        return [f"{topic}[{p}]" for topic, p in partitions
-                if self._streams.get(topic) != "outcomes"]
+    def _windowed(self, partitions: list[tuple[str, int]]) -> dict[str, list[str]]:
+        """Watermark keys of the partitions whose events go into windows, by model: a
+        topic's partitions are waited for by the models it lists (``models``), else by
+        every model until they have sent a batch without that model's events."""
+        carriers = {t.name: t.models for s in self.config.sources
+                    if isinstance(s, KafkaSourceConfig) for t in s.topics}
+        keys: dict[str, list[str]] = {m.name: [] for m in self.config.models}
+        for topic, p in partitions:
+            if self._streams.get(topic) != "outcomes":
+                for model in carriers.get(topic) or keys:
+                    keys[model].append(f"{topic}[{p}]")
+        return keys
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -93,6 +93,11 @@ class TimeWindow:
         self.watermark.advance(now)
         self._evict()
 
+    def excuse(self, key: str, now: float) -> None:
+        """Input ``key`` sent a batch with no event of this window (see ``Watermark``)."""
+        self.watermark.excuse(key, now)
+        self._evict()
+
     def _evict(self) -> None:
         oldest_needed = self.closed_pane - self.panes
         for index in [i for i in self._open if i < oldest_needed]:
