@@ -117,6 +117,7 @@ class Daemon:
                                    write_timeout_seconds=config.http.write_timeout_seconds,
                                    max_request_head_bytes=config.http.max_request_head_bytes))
         self._scheduler = Scheduler()
+        self._evaluating = threading.Lock()
 
     # -- control -------------------------------------------------------------------------
 
@@ -144,7 +145,10 @@ class Daemon:
         return self.exit_code
 
     def evaluate(self) -> None:
-        self.board.publish(self.monitor.evaluate(self._clock()))
+        # One at a time: a scheduled evaluation that started before the final one must
+        # not publish its older windows after it (a replay's dump showed them).
+        with self._evaluating:
+            self.board.publish(self.monitor.evaluate(self._clock()))
 
     # -- partition listener (called from inside a poll) ----------------------------------
 
