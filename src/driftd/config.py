@@ -759,6 +759,8 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(str(path), [f"(top level): not valid YAML: {error}"]) from None
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ConfigError(str(path), ["(top level): YAML nested too deep"]) from None
     return parse_config(raw, source=str(path), base=path.parent, environ=environ)
 
 
