@@ -257,7 +257,7 @@ def test_show_masks_fields_named_like_secrets(
     Expected: the address is printed as ***; no config field is a secret yet, so this
     checks that show really passes its output through the mask.
     """
-    monkeypatch.setattr(driftd_config, "SECRET_MARKERS", ("address",))
+    monkeypatch.setattr(driftd_config.loading, "SECRET_MARKERS", ("address",))
 
     code = driftd(["config", "show", str(config_file())])
 

@@ -1,0 +1,222 @@
+"""A monitored model: its columns, tests, windows and performance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from driftd.config.alerts import ModelAlertsConfig
+from driftd.config.base import _Frozen, _require_unique
+from driftd.config.windows import CountWindowConfig, TimeWindowConfig, WindowConfig
+
+ColumnKind = Literal["numeric", "categorical"]
+Role = Literal["input", "prediction", "label"]
+Decision = Literal["threshold", "pvalue", "none"]
+Correction = Literal["none", "bonferroni", "holm"]
+
+TEST_NAMES = ("psi", "ks", "chi2", "js", "wasserstein", "missing")
+
+
+class TestConfig(_Frozen):
+    """How one statistic turns into a drift decision.
+
+    ``decision: threshold`` flags drift when the statistic exceeds ``threshold``
+    (for ``missing``: when the absolute change of the missing rate does);
+    ``decision: pvalue`` when the test's p-value, corrected across the model's
+    columns, is below ``alpha``; ``none`` exports the statistic without deciding.
+    """
+
+    __test__ = False  # not a pytest class; collecting it warns, and warnings are errors
+
+    enabled: bool = True
+    decision: Decision = "threshold"
+    threshold: float | None = Field(default=None, ge=0)
+    alpha: float | None = Field(default=None, gt=0, lt=1)
+    null_distribution: Literal["asymptotic", "bootstrap"] = Field(
+        default="asymptotic",
+        description="PSI p-value from its asymptotic chi-square null or a bootstrap "
+        "from the reference.",
+    )
+    bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+
+    @model_validator(mode="after")
+    def _decision_has_its_parameter(self) -> TestConfig:
+        if not self.enabled:
+            return self
+        if self.decision == "threshold" and self.threshold is None:
+            raise ValueError("decision 'threshold' needs a threshold")
+        if self.decision == "pvalue" and self.alpha is None:
+            raise ValueError("decision 'pvalue' needs an alpha")
+        return self
+
+
+class TestsConfig(_Frozen):
+    """Per-statistic decision settings; defaults are the common industry ones."""
+
+    __test__ = False
+
+    psi: TestConfig = TestConfig(decision="threshold", threshold=0.2)
+    ks: TestConfig = TestConfig(decision="pvalue", alpha=0.01)
+    chi2: TestConfig = TestConfig(decision="pvalue", alpha=0.01)
+    js: TestConfig = TestConfig(decision="threshold", threshold=0.1)
+    wasserstein: TestConfig = TestConfig(decision="none")
+    missing: TestConfig = TestConfig(decision="threshold", threshold=0.05)
+
+    def get(self, name: str) -> TestConfig:
+        test: TestConfig = getattr(self, name)
+        return test
+
+
+class TestsOverride(_Frozen):
+    """Per-column replacement of some tests' settings."""
+
+    __test__ = False
+
+    psi: TestConfig | None = None
+    ks: TestConfig | None = None
+    chi2: TestConfig | None = None
+    js: TestConfig | None = None
+    wasserstein: TestConfig | None = None
+    missing: TestConfig | None = None
+
+
+class ColumnConfig(_Frozen):
+    """A monitored column: its kind, its role and where it sits in an event."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: ColumnKind
+    role: Role = "input"
+    path: str | None = Field(
+        default=None,
+        description="Dotted path in the event; default features.<name> for inputs, "
+        "'prediction' for the prediction and 'label' for the label.",
+    )
+    tests: TestsOverride = TestsOverride()
+
+    @property
+    def event_path(self) -> tuple[str, ...]:
+        if self.path is not None:
+            return tuple(self.path.split("."))
+        if self.role == "prediction":
+            return ("prediction",)
+        if self.role == "label":
+            return ("label",)
+        return ("features", self.name)
+
+    @field_validator("path")
+    @classmethod
+    def _path_has_no_empty_parts(cls, value: str | None) -> str | None:
+        if value is not None and any(part == "" for part in value.split(".")):
+            raise ValueError("path must be dot-separated names, e.g. features.amount")
+        return value
+
+
+PERFORMANCE_METRICS = {
+    "binary": ("accuracy", "precision", "recall", "f1", "auc", "log_loss"),
+    "regression": ("mae", "rmse", "mape"),
+}
+
+
+class PerformanceConfig(_Frozen):
+    """Model performance from delayed outcomes joined to predictions by id.
+
+    ``binary``: the prediction column is the positive-class score in [0, 1], predicted
+    positive when ``>= threshold``; the label is positive when it equals
+    ``positive_label`` (labels are read as categories: 1, "1" and 1.0 are all "1").
+    ``regression``: prediction and label are numbers.
+    """
+
+    task: Literal["binary", "regression"]
+    prediction: str = Field(min_length=1, description="name of the role-prediction column")
+    label: str = Field(min_length=1, description="name of the role-label column")
+    positive_label: str = "1"
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    label_ttl_seconds: float = Field(
+        default=86_400.0, gt=0, description="How long a prediction waits for its outcome.")
+    orphan_ttl_seconds: float = Field(
+        default=300.0, gt=0, description="How long an outcome waits for its prediction.")
+    max_pending: int = Field(default=5_000_000, ge=1)
+    score_bins: int = Field(default=100, ge=10, le=10_000)
+    baseline: dict[str, float] = Field(default_factory=dict)
+    tolerance: dict[str, float] = Field(default_factory=dict)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _metrics_are_known(self) -> PerformanceConfig:
+        known = PERFORMANCE_METRICS[self.task]
+        for field_name in ("baseline", "tolerance"):
+            unknown = sorted(set(getattr(self, field_name)) - set(known))
+            if unknown:
+                raise ValueError(f"{field_name} has metrics {unknown} unknown for task "
+                                 f"{self.task!r} (known: {', '.join(known)})")
+        return self
+
+
+class ModelConfig(_Frozen):
+    """One monitored model: its reference profile, columns, windows and tests."""
+
+    name: str = Field(min_length=1, max_length=100)
+    version: str = Field(default="", max_length=100)
+    reference: Path
+    columns: tuple[ColumnConfig, ...] = Field(min_length=1)
+    windows: tuple[WindowConfig, ...] = Field(min_length=1)
+    tests: TestsConfig = TestsConfig()
+    correction: Correction = "holm"
+    non_finite: Literal["missing", "invalid"] = Field(
+        default="missing",
+        description="Non-finite numbers count as missing values (default) or make the "
+        "event invalid (reason non_finite).",
+    )
+    min_window_events: int = Field(
+        default=1000, ge=0,
+        description="Threshold decisions (drift when a statistic exceeds its threshold) "
+        "need a window of at least this many events: PSI and JS of a small sample are "
+        "mostly noise. Smaller windows are still evaluated and exported; p-value "
+        "decisions are calibrated for any size and always apply. 0 turns this off.")
+    performance: PerformanceConfig | None = None
+    alerts: ModelAlertsConfig = ModelAlertsConfig()
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names_are_unique(
+        cls, columns: tuple[ColumnConfig, ...]
+    ) -> tuple[ColumnConfig, ...]:
+        _require_unique("column", [c.name for c in columns])
+        if sum(1 for c in columns if c.role == "label") > 1:
+            raise ValueError("at most one column may have role 'label'")
+        return columns
+
+    @field_validator("windows")
+    @classmethod
+    def _window_names_are_unique(
+        cls, windows: tuple[CountWindowConfig | TimeWindowConfig, ...]
+    ) -> tuple[CountWindowConfig | TimeWindowConfig, ...]:
+        _require_unique("window", [w.name for w in windows])
+        return windows
+
+    @model_validator(mode="after")
+    def _performance_columns_exist(self) -> ModelConfig:
+        perf = self.performance
+        if perf is None:
+            return self
+        columns = {c.name: c for c in self.columns}
+        prediction, label = columns.get(perf.prediction), columns.get(perf.label)
+        if prediction is None or prediction.role != "prediction" or prediction.kind != "numeric":
+            raise ValueError(f"performance.prediction: {perf.prediction!r} must be a numeric "
+                             "column with role prediction")
+        wanted = "categorical" if perf.task == "binary" else "numeric"
+        if label is None or label.role != "label" or label.kind != wanted:
+            raise ValueError(f"performance.label: {perf.label!r} must be a {wanted} column "
+                             f"with role label for task {perf.task!r}")
+        return self
+
+    @property
+    def monitored_columns(self) -> tuple[ColumnConfig, ...]:
+        """Columns compared against the reference (inputs and prediction)."""
+        return tuple(c for c in self.columns if c.role != "label")
+
+    def test_for(self, column: ColumnConfig, test: str) -> TestConfig:
+        override: TestConfig | None = getattr(column.tests, test)
+        return override if override is not None else self.tests.get(test)

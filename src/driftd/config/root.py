@@ -1,0 +1,60 @@
+"""The whole configuration document and its cross-section checks."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from driftd.config.alerts import AlertsConfig
+from driftd.config.base import _Frozen, _require_unique
+from driftd.config.models import ModelConfig
+from driftd.config.service import (
+    CheckpointConfig,
+    EvaluationConfig,
+    HttpConfig,
+    IngestConfig,
+    LoggingConfig,
+)
+from driftd.config.sources import KafkaSourceConfig, SourceConfig
+
+
+class Config(_Frozen):
+    """The whole driftd configuration."""
+
+    models: tuple[ModelConfig, ...] = Field(min_length=1)
+    sources: tuple[SourceConfig, ...] = Field(min_length=1)
+    http: HttpConfig = HttpConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    logging: LoggingConfig = LoggingConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    ingest: IngestConfig = IngestConfig()
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("models")
+    @classmethod
+    def _model_names_are_unique(cls, models: tuple[ModelConfig, ...]) -> tuple[ModelConfig, ...]:
+        _require_unique("model", [m.name for m in models])
+        return models
+
+    @model_validator(mode="after")
+    def _topic_models_are_configured(self) -> Config:
+        names = [m.name for m in self.models]
+        unknown = [
+            InitErrorDetails(type=PydanticCustomError(
+                "unknown_model", "{model} is not a configured model (models: {known})",
+                {"model": repr(model), "known": ", ".join(names)}),
+                loc=("sources", s, "topics", t, "models", m), input=model)
+            for s, source in enumerate(self.sources) if isinstance(source, KafkaSourceConfig)
+            for t, topic in enumerate(source.topics)
+            for m, model in enumerate(topic.models or ()) if model not in names
+        ]
+        if unknown:  # raised with their field paths, one line each
+            raise ValidationError.from_exception_data("Config", unknown)
+        return self
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)

@@ -1,0 +1,120 @@
+"""Event sources: a JSONL file, the built-in demo stream, or Kafka topics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from driftd.config.base import _Frozen, _require_unique
+
+
+class EventFields(_Frozen):
+    """Where the envelope fields sit in an event (dotted paths)."""
+
+    model: str = "model"
+    id: str = "id"
+    ts: str = "ts"
+
+
+class JsonlSourceConfig(_Frozen):
+    """Replay of JSON lines from a file, or stdin when ``path`` is ``-``."""
+
+    type: Literal["jsonl"] = "jsonl"
+    path: str
+    batch_size: int = Field(default=5000, gt=0, le=1_000_000)
+    fields: EventFields = EventFields()
+
+
+class DemoSourceConfig(_Frozen):
+    """The built-in synthetic model stream."""
+
+    type: Literal["demo"] = "demo"
+    model: str = "demo"
+    events_per_second: float = Field(default=2000.0, gt=0, le=1_000_000)
+    drift_after_seconds: float = Field(default=120.0, ge=0)
+    label_delay_seconds: float = Field(default=30.0, ge=0)
+    seed: int = 0
+
+
+Stream = Literal["features", "predictions", "outcomes"]
+
+
+class KafkaTopicConfig(_Frozen):
+    """One consumed topic: which stream it carries and where its fields sit."""
+
+    name: str = Field(min_length=1, max_length=249)
+    stream: Stream = "predictions"
+    fields: EventFields = EventFields()
+    models: tuple[str, ...] | None = Field(
+        default=None, min_length=1,
+        description="The models whose events this topic carries: only their time windows "
+        "wait for its partitions. Default: every model waits for a partition until it has "
+        "sent a batch without that model's events.")
+
+
+class KafkaSecurityConfig(_Frozen):
+    """Passed through to kafka-python; secrets come from the environment or files."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = Field(
+        default=None, description="Prefer DRIFTD_KAFKA_SASL_PASSWORD or sasl_password_file.")
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _sasl_is_complete(self) -> KafkaSecurityConfig:
+        if self.protocol.startswith("SASL") and self.sasl_mechanism is None:
+            raise ValueError("protocol SASL_* needs sasl_mechanism")
+        if self.sasl_password is not None and self.sasl_password_file is not None:
+            raise ValueError("give sasl_password or sasl_password_file, not both")
+        return self
+
+    def password(self) -> str | None:
+        """The SASL password, read from its file when one is configured."""
+        if self.sasl_password_file is not None:
+            return self.sasl_password_file.read_text(encoding="utf-8").strip()
+        return self.sasl_password
+
+
+class KafkaSourceConfig(_Frozen):
+    """A Kafka consumer group reading the prediction, feature and outcome topics."""
+
+    type: Literal["kafka"] = "kafka"
+    bootstrap_servers: str = Field(min_length=1, description="host:port[,host:port...]")
+    group_id: str = Field(default="driftd", min_length=1)
+    topics: tuple[KafkaTopicConfig, ...] = Field(min_length=1)
+    security: KafkaSecurityConfig = KafkaSecurityConfig()
+    dead_letter_topic: str | None = None
+    max_message_bytes: int | None = Field(
+        default=None, gt=0, description="Overrides ingest.max_message_bytes for this source.")
+    max_poll_records: int = Field(default=5000, gt=0, le=100_000)
+    poll_timeout_ms: int = Field(default=200, gt=0, le=10_000)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, le=300_000,
+        description="How long the group waits for a silent member (e.g. a killed driftd) "
+        "before reassigning its partitions.")
+    broker_timeout_seconds: float = Field(
+        default=300.0, gt=0,
+        description="Exit (non-zero) when no broker has answered for this long.")
+    client_id: str = "driftd"
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_names_are_unique(
+        cls, topics: tuple[KafkaTopicConfig, ...]
+    ) -> tuple[KafkaTopicConfig, ...]:
+        _require_unique("topic", [t.name for t in topics])
+        return topics
+
+
+SourceConfig = Annotated[
+    JsonlSourceConfig | DemoSourceConfig | KafkaSourceConfig, Field(discriminator="type")
+]
