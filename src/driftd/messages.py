@@ -24,6 +24,8 @@ _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPENERS, _CLOSERS = (ord("{"), ord("[")), (ord("}"), ord("]"))
 _SPECIAL = np.zeros(256, dtype=bool)
 _SPECIAL[[_QUOTE, _BACKSLASH, *_OPENERS, *_CLOSERS]] = True
+_STEP = np.zeros(256, dtype=np.int64)  # how a byte changes the depth outside strings
+_STEP[list(_OPENERS)], _STEP[list(_CLOSERS)] = 1, -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +160,9 @@ def nesting_depth(message: bytes) -> int:
     special = np.flatnonzero(_SPECIAL[data])
     kinds = data[special]
     quotes = _unescaped_quotes(special, kinds)
-    in_string = np.cumsum(quotes) % 2 == 1  # after an odd number of quotes
-    step = np.where(np.isin(kinds, _OPENERS), 1, 0) - np.where(np.isin(kinds, _CLOSERS), 1, 0)
-    step[in_string | quotes] = 0
+    step = _STEP[kinds]
+    if quotes.any():
+        step[np.cumsum(quotes) % 2 == 1] = 0  # inside a string: after an odd number of quotes
     return int(np.cumsum(step).max(initial=0))
 
 
