@@ -9,7 +9,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol, TypeVar
 
-from kafka.errors import SaslAuthenticationFailedError, UnsupportedSaslMechanismError
+from kafka.errors import (
+    KafkaConnectionError,
+    SaslAuthenticationFailedError,
+    UnsupportedSaslMechanismError,
+)
 
 from driftd.config import KafkaSecurityConfig
 from driftd.sources.kafka.options import KafkaSetupError, describe_error
@@ -25,21 +29,35 @@ class _BootstrapWatch(logging.Handler):
 
     def __init__(self, bootstrap: str, security: KafkaSecurityConfig,
                  done: threading.Event) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.DEBUG)
         self._bootstrap, self._security, self._done = bootstrap, security, done
         self._servers = len(bootstrap.split(","))
         self._failed: dict[str, str] = {}  # bootstrap node id -> why
+        # Node id -> whether its last request was the SASL credentials: a broker under load
+        # may drop the connection instead of answering them with an error.
+        self._authenticating: dict[str, bool] = {}
         self.last: str | None = None  # the last failure of any kind, for a timeout
         self.fatal: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
+        if record.levelno < logging.WARNING:
+            if record.msg == "%s Request %d: %s" and len(args) == 3:  # kafka.net.connection
+                node = str(getattr(args[0], "node_id", ""))
+                self._authenticating[node] = type(args[2]).__name__.startswith(
+                    "SaslAuthenticate")
+            return
         nodes = [a for a in args if isinstance(a, str) and a.startswith("bootstrap-")]
         errors = [a for a in args if isinstance(a, Exception)]
         if not nodes or not errors:
             return
         self.last = describe_error(errors[0])
         why = self._cause(errors[0])
+        if why is None and self._authenticating.get(nodes[0]) and isinstance(
+                errors[0], KafkaConnectionError):
+            why = self._credentials(
+                "closed the connection in answer to the credentials instead of accepting "
+                "them")
         if why is None:
             self._failed.pop(nodes[0], None)
             return
@@ -53,11 +71,9 @@ class _BootstrapWatch(logging.Handler):
         security, text = self._security, str(error)
         if isinstance(error, SaslAuthenticationFailedError):
             detail = re.sub(r"^(\[Error \d+\] )?(SaslAuthenticationFailedError: )*", "", text)
-            return (f"Kafka at {self._bootstrap} rejected the credentials: SASL "
-                    f"authentication failed for user {security.sasl_username!r}, mechanism "
-                    f"{security.sasl_mechanism} ({detail}). Check security.sasl_username and "
-                    "the password (sasl_password, sasl_password_file or "
-                    "DRIFTD_KAFKA_SASL_PASSWORD).")
+            return self._credentials(f"rejected the credentials: SASL authentication failed "
+                                     f"for user {security.sasl_username!r}, mechanism "
+                                     f"{security.sasl_mechanism} ({detail})")
         if isinstance(error, UnsupportedSaslMechanismError):
             return f"Kafka at {self._bootstrap} refused security.sasl_mechanism: {text}"
         verify = re.search(r"certificate verify failed: ([^(]+)", text)
@@ -75,6 +91,14 @@ class _BootstrapWatch(logging.Handler):
                     "listener on that port, and ssl_certfile/ssl_keyfile if the broker "
                     "asks for a client certificate.")
         return None
+
+
+    def _credentials(self, what: str) -> str:
+        if "user " not in what:
+            what += (f" (SASL user {self._security.sasl_username!r}, mechanism "
+                     f"{self._security.sasl_mechanism}): most likely they were rejected")
+        return (f"Kafka at {self._bootstrap} {what}. Check security.sasl_username and the "
+                "password (sasl_password, sasl_password_file or DRIFTD_KAFKA_SASL_PASSWORD).")
 
 
 class _Closable(Protocol):
@@ -132,8 +156,8 @@ def _listening(handler: logging.Handler) -> Iterator[None]:
     """``handler`` on kafka-python's network loggers; silenced ones stay silent."""
     net = logging.getLogger("kafka.net")
     level, propagate = net.level, net.propagate
-    if net.getEffectiveLevel() > logging.WARNING:  # setup_logging silences reconnect noise
-        net.setLevel(logging.WARNING)
+    if net.getEffectiveLevel() > logging.DEBUG:  # the watch reads requests; nobody else may
+        net.setLevel(logging.DEBUG)
         net.propagate = False
     net.addHandler(handler)
     try:
