@@ -9,6 +9,7 @@ holds raises out of ``parse_messages``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -16,14 +17,13 @@ from operator import add
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 
-# Bytes that matter for nesting: the quote, the backslash and the four brackets.
-_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+# Bytes that matter for nesting, once escapes are dropped: the quote and the brackets.
+_QUOTE = ord('"')
 _OPENERS, _CLOSERS = (ord("{"), ord("[")), (ord("}"), ord("]"))
-_SPECIAL = np.zeros(256, dtype=bool)
-_SPECIAL[[_QUOTE, _BACKSLASH, *_OPENERS, *_CLOSERS]] = True
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in (_QUOTE, *_OPENERS, *_CLOSERS))
 _STEP = np.zeros(256, dtype=np.int64)  # how a byte changes the depth outside strings
 _STEP[list(_OPENERS)], _STEP[list(_CLOSERS)] = 1, -1
 
@@ -148,38 +148,20 @@ def _int(text: str) -> int | float:
 def nesting_depth(message: bytes) -> int:
     """How deeply the brackets of a JSON text nest, brackets inside strings ignored.
 
-    Vectorized over the quote, backslash and bracket bytes only, so it is cheap on a
-    large message; exact for valid JSON, an estimate for broken text.
+    Escapes are dropped first (in JSON a backslash always escapes the one byte after
+    it), then everything but quotes and brackets, so the numpy pass runs over those few
+    bytes only; exact for valid JSON, an estimate for broken text.
 
     >>> nesting_depth(b'{"a": [1, {"b": "[[[["}]}')
     3
     >>> nesting_depth(b'["\\\\\\"]]]", [[]]]')
     3
     """
-    data = np.frombuffer(message, dtype=np.uint8)
-    special = np.flatnonzero(_SPECIAL[data])
-    kinds = data[special]
-    quotes = _unescaped_quotes(special, kinds)
+    if b"\\" in message:
+        message = _ESCAPE.sub(b"", message)
+    kinds = np.frombuffer(message.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
     step = _STEP[kinds]
+    quotes = kinds == _QUOTE
     if quotes.any():
         step[np.cumsum(quotes) % 2 == 1] = 0  # inside a string: after an odd number of quotes
     return int(np.cumsum(step).max(initial=0))
-
-
-def _unescaped_quotes(positions: npt.NDArray[np.intp],
-                      kinds: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-    """Which of ``positions`` are quotes not escaped by an odd run of backslashes."""
-    quotes: npt.NDArray[np.bool_] = kinds == _QUOTE
-    backslashes = positions[kinds == _BACKSLASH]
-    if not len(backslashes):
-        return quotes
-    # Start of the run each backslash belongs to.
-    new_run = np.r_[True, np.diff(backslashes) != 1]
-    run_start = np.maximum.accumulate(np.where(new_run, backslashes, 0))
-    quote_at = positions[quotes]
-    before = np.searchsorted(backslashes, quote_at) - 1
-    touching = (before >= 0) & (backslashes[np.maximum(before, 0)] == quote_at - 1)
-    run = np.where(touching, quote_at - run_start[np.maximum(before, 0)], 0)
-    result = quotes.copy()
-    result[np.flatnonzero(quotes)] = run % 2 == 0
-    return result
