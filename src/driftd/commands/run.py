@@ -100,6 +100,9 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
     except OSError as error:
         print(f"driftd: cannot serve on {config.http.address}: {error}", file=sys.stderr)
         code = 2
+    except KafkaSetupError as error:  # settings, credentials or certificates
+        print(f"driftd: cannot start: {error}", file=sys.stderr)
+        code = 2
     finally:  # also when the daemon ends on an error: the replay's results are kept
         if dump_results is not None:
             report = final_report(daemon) | {"exit_code": code}

@@ -33,7 +33,7 @@ from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, buil
 from driftd.service.scheduler import Scheduler
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
-from driftd.sources.base import OffsetSource, Source
+from driftd.sources.base import OffsetSource, Source, SourceSetupError, SourceUnavailable
 from driftd.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ POLL_TIMEOUT_SECONDS = 0.2
 MAX_BATCH = 5000
 EXIT_CRASHED = 1
 EXIT_BROKER_UNREACHABLE = 3
+# Each connection attempt at start-up waits this long for a broker before the next one.
+CONNECT_ATTEMPT_SECONDS = 5.0
 
 
 class BrokerStatus(Protocol):
@@ -128,10 +130,17 @@ class Daemon:
             self._stop.set()
 
     def run(self) -> int:
-        """Run until stopped; returns the process exit code."""
+        """Run until stopped; returns the process exit code. Raises OSError when the HTTP
+        address cannot be bound, SourceSetupError when a source cannot start at all."""
         self._startup()
         try:
+            self._connect()
             self._main_loop()
+        except _StartupAborted:
+            pass  # stopped, or no broker before broker_timeout_seconds: logged, exit code set
+        except SourceSetupError:
+            self._crashed = True  # nothing was read: leave the checkpoint as it is
+            raise
         except Exception:
             self._crashed = True
             self.exit_code = EXIT_CRASHED
@@ -178,21 +187,42 @@ class Daemon:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _startup(self) -> None:
+        # The probes answer first, so that a broker outage at start-up shows as readiness
+        # failing with its reason while the sources connect.
         self._restore()
+        self.http.start()
+        if self._extras.probe is not None:
+            self._extras.probe.start()
+
+    def _connect(self) -> None:
         for source in self._offset_sources:
+            self._connect_source(source)
             source.start_from(self._offsets)
             source.subscribe(self)
             # Event-time windows wait for every partition, not only the first assigned
             # (after a crash the group may hand out partitions in more than one step).
             self.monitor.expect(self._windowed(source.partitions()), self._clock())
-        self.http.start()
-        logger.info("serving /metrics, /healthz and /readyz on %s", self.http.url)
+        if self._extras.dead_letters is not None:
+            self._extras.dead_letters.connect(CONNECT_ATTEMPT_SECONDS)
         self._scheduler.every("evaluate", self.config.evaluation.interval_seconds, self.evaluate)
         self._scheduler.start()
-        if self._extras.probe is not None:
-            self._extras.probe.start()
         self.health.set("sources", True)
         self._next_checkpoint = self._clock() + self.config.checkpoint.interval_seconds
+
+    def _connect_source(self, source: OffsetSource) -> None:
+        """Connect, retrying while no broker answers, as during any outage: readiness
+        says why, and past broker_timeout_seconds the daemon exits 3."""
+        self.health.set("sources", False, f"connecting to {source.name}")
+        while True:
+            try:
+                source.connect(CONNECT_ATTEMPT_SECONDS)
+                return
+            except SourceUnavailable as error:
+                self.health.set("sources", False, f"connecting to {source.name}: {error}")
+                logger.warning("%s did not answer: %s; retrying", source.name, error)
+                self._check_broker()
+                if self._stop.is_set():
+                    raise _StartupAborted from error
 
     def _restore(self) -> None:
         store = self._extras.store
@@ -331,6 +361,10 @@ class Daemon:
     def _close_sources(self) -> None:
         for source in self._sources:
             source.close()
+
+
+class _StartupAborted(Exception):
+    """Start-up ended before the main loop: a stop request, or no broker in time."""
 
 
 def _overrun(grace: float) -> None:

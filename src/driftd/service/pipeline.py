@@ -50,6 +50,10 @@ class RejectionLog:
 class DeadLetterSink(Protocol):
     """Where rejected events are copied (see ``sources.kafka.DeadLetters``)."""
 
+    def connect(self, timeout_seconds: float) -> None:
+        """Reach the dead-letter topic's cluster (its sources are reachable by then)."""
+        ...
+
     def send(self, rejections: Sequence[Rejection]) -> None:
         """Queue copies; never raises and never blocks for long."""
         ...

@@ -46,6 +46,14 @@ class Source(Protocol):
 Offsets = Mapping[tuple[str, int], int]  # (topic or file, partition) -> next offset
 
 
+class SourceSetupError(Exception):
+    """A source that cannot start: settings, credentials, certificates. No retry mends it."""
+
+
+class SourceUnavailable(SourceSetupError):
+    """No broker answered while connecting: an outage, which a later attempt may outlast."""
+
+
 class PartitionListener(Protocol):
     """Told about partition moves; ``revoked`` is the last chance to checkpoint them."""
 
@@ -63,6 +71,11 @@ class OffsetSource(Protocol):
     def poll(self, max_messages: int, timeout_seconds: float) -> RawBatch | None: ...
 
     def close(self) -> None: ...
+
+    def connect(self, timeout_seconds: float) -> None:
+        """Reach the source within ``timeout_seconds``; SourceUnavailable if it did not
+        answer (the caller retries), SourceSetupError for what no retry mends."""
+        ...
 
     def start_from(self, offsets: Offsets) -> None:
         """Offsets to resume from (from a checkpoint), applied when reading starts."""

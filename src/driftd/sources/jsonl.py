@@ -54,6 +54,9 @@ class JsonlSource:
 
     # Resumable position: the number of lines read, as offset of partition 0 of the file.
 
+    def connect(self, timeout_seconds: float) -> None:
+        del timeout_seconds  # a file is there or not: opening it is the constructor's job
+
     def start_from(self, offsets: Offsets) -> None:
         self._skip = offsets.get((self.name, 0), 0) if self._owns else 0
 

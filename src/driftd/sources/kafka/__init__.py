@@ -29,7 +29,12 @@ from driftd.sources.kafka.dead_letters import (
     DEAD_LETTER_QUEUE_RECORDS,
     DeadLetters,
 )
-from driftd.sources.kafka.options import KafkaSetupError, client_options, describe_error
+from driftd.sources.kafka.options import (
+    KafkaSetupError,
+    KafkaUnreachable,
+    client_options,
+    describe_error,
+)
 from driftd.sources.kafka.probe import BrokerProbe
 from driftd.sources.kafka.publisher import PUBLISH_LINGER_MS, KafkaPublisher, PublishError
 
@@ -51,6 +56,7 @@ __all__ = [
     "DeadLetters",
     "KafkaPublisher",
     "KafkaSetupError",
+    "KafkaUnreachable",
     "KafkaSource",
     "PublishError",
     "bootstrapped",

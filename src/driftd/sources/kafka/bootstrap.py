@@ -11,12 +11,13 @@ from typing import Protocol, TypeVar
 
 from kafka.errors import (
     KafkaConnectionError,
+    KafkaTimeoutError,
     SaslAuthenticationFailedError,
     UnsupportedSaslMechanismError,
 )
 
 from driftd.config import KafkaSecurityConfig
-from driftd.sources.kafka.options import KafkaSetupError, describe_error
+from driftd.sources.kafka.options import KafkaSetupError, KafkaUnreachable, describe_error
 
 
 class _BootstrapWatch(logging.Handler):
@@ -143,11 +144,11 @@ def bootstrapped(build: Callable[[], _Client], bootstrap: str,
             raise KafkaSetupError(watch.fatal)
         result = outcome[0]
     if isinstance(result, Exception):
-        if watch.last is not None and watch.last not in str(result):
-            raise KafkaSetupError(f"cannot connect to Kafka at {bootstrap}: "
-                                  f"{describe_error(result)} (last connection error: "
-                                  f"{watch.last})") from result
-        raise result
+        error = KafkaUnreachable if isinstance(result, KafkaTimeoutError) else KafkaSetupError
+        last = (f" (last connection error: {watch.last})"
+                if watch.last is not None and watch.last not in str(result) else "")
+        raise error(f"cannot connect to Kafka at {bootstrap}: {describe_error(result)}"
+                    f"{last}") from result
     return result
 
 

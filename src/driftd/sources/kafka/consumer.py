@@ -52,28 +52,42 @@ class KafkaSource:
         self._positions: dict[tuple[str, int], int] = {}
         self._pending: deque[tuple[RawBatch, tuple[str, int]]] = deque()
         self._commit_failing = False
+        self._consumer: KafkaConsumer | None = None  # created by connect()
+
+    def connect(self, timeout_seconds: float) -> None:
+        """Create the consumer, which bootstraps within ``timeout_seconds``: raises
+        KafkaUnreachable when no broker answered, KafkaSetupError for bad settings."""
+        if self._consumer is not None:
+            return
+        config = self.config
+        options = client_options(config.bootstrap_servers, config.client_id, config.security)
         try:
-            options = client_options(config.bootstrap_servers, config.client_id,
-                                     config.security)
             self._consumer = bootstrapped(lambda: KafkaConsumer(
                 group_id=config.group_id, enable_auto_commit=False,
                 auto_offset_reset=config.auto_offset_reset,
                 max_poll_records=config.max_poll_records,
                 session_timeout_ms=config.session_timeout_ms,
                 heartbeat_interval_ms=max(100, config.session_timeout_ms // 3),
+                bootstrap_timeout_ms=max(1000, round(timeout_seconds * 1000)),
                 **options), config.bootstrap_servers, config.security)
         except (KafkaError, OSError, ValueError) as error:
             raise KafkaSetupError(f"cannot create the Kafka consumer: {error}") from error
 
+    @property
+    def consumer(self) -> KafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("KafkaSource used before connect()")
+        return self._consumer
+
     def subscribe(self, listener: PartitionListener) -> None:
-        self._consumer.subscribe(topics=list(self._streams), listener=_Rebalance(self, listener))
+        self.consumer.subscribe(topics=list(self._streams), listener=_Rebalance(self, listener))
 
     def partitions(self) -> list[tuple[str, int]]:
         """Every partition of the subscribed topics, from cluster metadata (main thread
         only: it may wait for a metadata request)."""
         try:
             return [(topic, p) for topic in self._streams
-                    for p in sorted(self._consumer.partitions_for_topic(topic))]
+                    for p in sorted(self.consumer.partitions_for_topic(topic))]
         except KafkaError as error:
             logger.warning("could not list the topics' partitions: %s", error)
             return []
@@ -96,7 +110,7 @@ class KafkaSource:
             self._positions[(topic, partition)] = next_offset
 
     def _fetch(self, max_messages: int, timeout_seconds: float) -> None:
-        records = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000),
+        records = self.consumer.poll(timeout_ms=int(timeout_seconds * 1000),
                                       max_records=max_messages)
         for tp, batch in records.items():
             if not batch:
@@ -128,7 +142,7 @@ class KafkaSource:
         for tp in assigned:
             offset = self._start_offsets.get((tp.topic, tp.partition))
             if offset is not None:
-                self._consumer.seek(tp, offset)
+                self.consumer.seek(tp, offset)
                 self._positions[(tp.topic, tp.partition)] = offset
                 logger.info("resuming %s[%d] at checkpointed offset %d",
                             tp.topic, tp.partition, offset)
@@ -141,6 +155,8 @@ class KafkaSource:
         when reported on a later poll. ``wait=True`` (the final commit at shutdown) waits
         at most ``COMMIT_TIMEOUT_MS``. Never wait inside a rebalance callback.
         """
+        if self._consumer is None:  # never connected: nothing was read
+            return True
         assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         to_commit = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
                      for (t, p), o in offsets.items() if (t, p) in assigned}
@@ -174,7 +190,9 @@ class KafkaSource:
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records not yet handed out, per assigned partition whose end is known."""
-        lags = {}
+        lags: dict[tuple[str, int], int] = {}
+        if self._consumer is None:
+            return lags
         for tp in self._consumer.assignment():
             end = self._consumer.highwater(tp)
             position = self._positions.get((tp.topic, tp.partition))
@@ -184,6 +202,8 @@ class KafkaSource:
 
     def drained(self) -> bool:
         """Every assigned partition read to its last known end (and something assigned)."""
+        if self._consumer is None:
+            return False
         assignment = self._consumer.assignment()
         lags = self.lag()
         return bool(assignment) and len(lags) == len(assignment) and not any(
@@ -191,4 +211,5 @@ class KafkaSource:
 
     def close(self) -> None:
         # Bounded: with the broker gone, leaving the group must not hold up the exit.
-        self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)

@@ -72,6 +72,14 @@ class DeadLetters:
         self._paused_until = 0.0
         self._backoff = DEAD_LETTER_BACKOFF_SECONDS[0]
         self._warned: set[str] = set()
+        self._config = config
+        self._producer: KafkaProducer | None = None  # created by connect()
+
+    def connect(self, timeout_seconds: float) -> None:
+        """Create the producer (which bootstraps); until then letters wait in the queue."""
+        if self._producer is not None:
+            return
+        config = self._config
         try:
             # Not idempotent: kafka-python's idempotent producer takes a record refused as
             # too large for a fatal error and fails every later record (a duplicate dead
@@ -81,6 +89,7 @@ class DeadLetters:
                 enable_idempotence=False,
                 max_request_size=DEAD_LETTER_MAX_BYTES + DEAD_LETTER_HEADROOM,
                 request_timeout_ms=10_000, delivery_timeout_ms=30_000,
+                bootstrap_timeout_ms=max(1000, round(timeout_seconds * 1000)),
                 **client_options(config.bootstrap_servers, f"{config.client_id}-dlq",
                                  config.security))
         except (KafkaError, OSError, ValueError) as error:
@@ -116,6 +125,8 @@ class DeadLetters:
             self._queue.clear()
         if left:
             logger.warning("dropped %d dead letters still waiting for a retry at shutdown", left)
+        if self._producer is None:
+            return
         try:  # kafka-python raises if its final flush times out
             self._producer.close(timeout=0 if failing else DEAD_LETTER_CLOSE_SECONDS)
         except KafkaError as error:
@@ -127,7 +138,7 @@ class DeadLetters:
     def _submit(self, letter: _Letter) -> None:
         with self._lock:
             hold = self._paused() or self._in_flight + len(letter.value) > DEAD_LETTER_QUEUE_BYTES
-        if hold:
+        if hold or self._producer is None:
             self._enqueue(letter)
             return
         letter.attempts += 1

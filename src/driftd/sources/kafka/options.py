@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from driftd.config import KafkaSecurityConfig
+from driftd.sources.base import SourceSetupError, SourceUnavailable
 
 
-class KafkaSetupError(Exception):
+class KafkaSetupError(SourceSetupError):
     """A Kafka client that could not be created (bad settings, no broker at start-up)."""
+
+
+class KafkaUnreachable(KafkaSetupError, SourceUnavailable):
+    """No bootstrap server answered in time: retried until broker_timeout_seconds."""
 
 
 def client_options(bootstrap: str, client_id: str, security: KafkaSecurityConfig) -> dict[str, Any]:
