@@ -1,7 +1,8 @@
 """The daemon: composition of the parts, run loop and ordered shutdown.
 
-startup (restore checkpoint, subscribe, HTTP, scheduler) -> main loop (poll -> decode
--> ingest -> acknowledge, checkpoint when due, on the main thread) -> shutdown (stop
+startup (restore checkpoint, HTTP, broker probe; then connect the sources, retrying
+through an outage, subscribe, scheduler) -> main loop (poll -> decode -> ingest ->
+acknowledge, checkpoint when due, on the main thread) -> shutdown (stop
 polling, final evaluation, checkpoint, commit, close), each step logged. Signal handlers
 only call ``request_stop``; the loop has one exit condition. A main loop that raised
 skips the final evaluation and every checkpoint after it (the state may hold part of a
