@@ -86,22 +86,28 @@ def parse_messages(messages: Sequence[bytes],
         value, error = _parse_one(message, limits)
         if error is not None:
             parsed.errors.append(MessageError(index, *error))
-        elif type(value) is list:
-            if len(value) > limits.max_events:
-                parsed.errors.append(MessageError(
-                    index, "too_many_events", f"{len(value)} events > {limits.max_events}"))
-            else:
-                parsed.objects.extend(value)
-                parsed.sources.extend([index] * len(value))
         else:
-            parsed.objects.append(value)
-            parsed.sources.append(index)
+            _add(parsed, index, value, limits)
     return parsed
 
 
+def _add(parsed: ParsedMessages, index: int, value: Any, limits: MessageLimits) -> None:
+    """Message ``index``'s events: the value itself, or an array's items (up to a bound)."""
+    if type(value) is not list:
+        parsed.objects.append(value)
+        parsed.sources.append(index)
+    elif len(value) > limits.max_events:
+        parsed.errors.append(MessageError(
+            index, "too_many_events", f"{len(value)} events > {limits.max_events}"))
+    else:
+        parsed.objects.extend(value)
+        parsed.sources.extend([index] * len(value))
+
+
 def _parse_plain(messages: Sequence[bytes], limits: MessageLimits) -> ParsedMessages | None:
-    """The common batch in one C-level pass: every message well within the bounds and
-    one JSON value that is not an array. None when any message needs a closer look."""
+    """The common batch in one C-level pass: every message within the size bound, with
+    fewer brackets than the depth bound, and JSON orjson reads. None when any message
+    needs a closer look."""
     if not messages or set(map(type, messages)) != {bytes}:
         return None
     if max(map(len, messages)) > limits.max_bytes:
@@ -114,9 +120,12 @@ def _parse_plain(messages: Sequence[bytes], limits: MessageLimits) -> ParsedMess
         values = list(map(orjson.loads, messages))
     except orjson.JSONDecodeError:
         return None
-    if list in set(map(type, values)):
-        return None
-    return ParsedMessages(values, list(range(len(values))), one_each=True)
+    if list not in set(map(type, values)):
+        return ParsedMessages(values, list(range(len(values))), one_each=True)
+    parsed = ParsedMessages()  # arrays among them: flattened, not parsed again
+    for index, value in enumerate(values):
+        _add(parsed, index, value, limits)
+    return parsed
 
 
 def _parse_one(message: bytes, limits: MessageLimits) -> tuple[Any, tuple[str, str] | None]:

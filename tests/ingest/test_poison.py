@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from driftd.config import ColumnConfig
 from driftd.events import REASONS, Decoder, TimeBounds
-from driftd.messages import MessageLimits, nesting_depth
+from driftd.messages import MessageLimits, nesting_depth, parse_messages
 from poison import MODEL, NOW, corpus, expected_invalid, good
 
 COLUMNS = (
@@ -200,3 +200,11 @@ def test_origins_follow_the_events_whatever_the_arrays_hold(decoder: Decoder) ->
     batch = decoder.decode(messages, now=NOW, origins=["t[0]@1", "t[0]@2"])
     assert [(r.reason, r.origin) for r in batch.rejections] == [("invalid_timestamp", "t[0]@2")]
     assert batch.models[MODEL].ids == ["good-1"]
+
+
+def test_arrays_within_every_other_bound_are_flattened_once_and_counted() -> None:
+    """Small arrays take the one-pass parse: flattened, with the events bound applied."""
+    parsed = parse_messages([b"[{}, {}, {}]", b'{"a": 1}', b'[{"b": 2}]'],
+                            MessageLimits(max_events=2))
+    assert parsed.objects == [{"a": 1}, {"b": 2}] and parsed.sources == [1, 2]
+    assert [(e.index, e.reason) for e in parsed.errors] == [(0, "too_many_events")]
