@@ -12,7 +12,8 @@ import re
 from driftd.monitor.results import ResultBoard
 from driftd.rules import rule_groups
 from driftd.service.demo import demo_config
-from driftd.sinks.prometheus import FAMILIES, DriftdCollector
+from driftd.sinks.metric_families import FAMILIES
+from driftd.sinks.prometheus import DriftdCollector
 from driftd.telemetry import Telemetry
 
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')

@@ -10,7 +10,7 @@ import itertools
 import threading
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Upper bounds (seconds) of the label delay histogram: a second to a week.
@@ -37,6 +37,12 @@ class TelemetrySnapshot:
     # (model, window, part, reason) -> evaluations where that part was not available
     evaluation_errors: Mapping[tuple[str, str, str, str], int] = field(default_factory=dict)
     dead_letters: Mapping[str, int] = field(default_factory=dict)  # outcome -> records
+    # Closed windows: (model, window) -> evaluated; (model, window, column, test) -> drifted
+    windows_evaluated: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    windows_drifted: Mapping[tuple[str, str, str, str], int] = field(default_factory=dict)
+    # Matured windows: (model, window) -> matured; (model, window, metric) -> decayed
+    windows_matured: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    windows_decayed: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
 
 class Telemetry:
@@ -58,6 +64,10 @@ class Telemetry:
         self._delay: dict[str, tuple[list[int], list[float]]] = {}
         self._evaluation_errors: Counter[tuple[str, str, str, str]] = Counter()
         self._dead_letters: dict[str, int] = {}
+        self._windows_evaluated: Counter[tuple[str, str]] = Counter()
+        self._windows_drifted: Counter[tuple[str, str, str, str]] = Counter()
+        self._windows_matured: Counter[tuple[str, str]] = Counter()
+        self._windows_decayed: Counter[tuple[str, str, str]] = Counter()
 
     def expect_events(self, stream: str, model: str) -> None:
         """Export ``driftd_events_total`` for the pair at 0 before its first event, so
@@ -76,6 +86,36 @@ class Telemetry:
     def count_late(self, model: str, window: str, count: int) -> None:
         with self._lock:
             self._late[(model, window)] += count
+
+    def expect_windows(self, model: str, window: str, drift: Iterable[tuple[str, str]],
+                       metrics: Iterable[str]) -> None:
+        """Export the window counters of (model, window) at 0 before its first window: each
+        (column, test) of ``drift`` that can flag drift and each performance metric of
+        ``metrics``, so ``increase()`` sees the first window (a counter that appears at 1
+        is invisible to it)."""
+        with self._lock:
+            self._windows_evaluated[(model, window)] += 0
+            self._windows_matured[(model, window)] += 0
+            for column, test in drift:
+                self._windows_drifted[(model, window, column, test)] += 0
+            for metric in metrics:
+                self._windows_decayed[(model, window, metric)] += 0
+
+    def count_window(self, model: str, window: str, drifted: Iterable[tuple[str, str]]) -> None:
+        """A window closed and was evaluated; ``drifted``: its (column, test) flagging drift."""
+        pairs = set(drifted)
+        with self._lock:
+            self._windows_evaluated[(model, window)] += 1
+            for column, test in pairs:
+                self._windows_drifted[(model, window, column, test)] += 1
+
+    def count_matured(self, model: str, window: str, decayed: Iterable[str]) -> None:
+        """A window matured; ``decayed``: metrics whose decay is significant in it."""
+        metrics = set(decayed)
+        with self._lock:
+            self._windows_matured[(model, window)] += 1
+            for metric in metrics:
+                self._windows_decayed[(model, window, metric)] += 1
 
     def count_evaluation_error(self, model: str, window: str, part: str, reason: str) -> None:
         """A part (column, "performance", "*" for all) of a window not computed, by reason."""
@@ -110,7 +150,8 @@ class Telemetry:
             self._batch_sum += seconds
 
     def count_join(self, counter: str, model: str, count: int) -> None:
-        """Label-join counters: labels_matched, predictions_expired, outcomes_orphaned..."""
+        """Label-join counters: labels_matched, predictions_expired, outcomes_orphaned,
+        outcomes_late, labels_after_horizon... (sinks.metric_families.JOIN_COUNTERS)."""
         with self._lock:
             self._join[(counter, model)] += count
 
@@ -151,4 +192,8 @@ class Telemetry:
                 label_delay={model: (tuple(itertools.accumulate(counts)), total[0])
                              for model, (counts, total) in self._delay.items()},
                 dead_letters=dict(self._dead_letters),
+                windows_evaluated=dict(self._windows_evaluated),
+                windows_drifted=dict(self._windows_drifted),
+                windows_matured=dict(self._windows_matured),
+                windows_decayed=dict(self._windows_decayed),
             )

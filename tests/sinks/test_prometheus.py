@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from driftd.monitor.performance import PerformanceResult
 from driftd.monitor.results import (
     STATISTICS,
     ColumnResult,
@@ -17,12 +19,9 @@ from driftd.monitor.results import (
     ResultBoard,
     WindowResult,
 )
-from driftd.sinks.prometheus import (
-    STATISTIC_FAMILIES,
-    DriftdCollector,
-    build_registry,
-    render,
-)
+from driftd.sinks.metric_families import STATISTIC_FAMILIES
+from driftd.sinks.prometheus import DriftdCollector, build_registry, render
+from driftd.stats.decay import DecayResult
 from driftd.telemetry import Telemetry
 
 BUILD = {"version": "0.1.0", "python": "3.11.7"}
@@ -316,3 +315,144 @@ def test_invalid_label_names_are_rejected(board: ResultBoard, telemetry: Telemet
         DriftdCollector(board, telemetry, references={}, build={"git-sha": "abc"})
     with pytest.raises(ValueError, match="references"):
         DriftdCollector(board, telemetry, references={"fraud": {"__name__": "x"}}, build={})
+
+
+def performance(accuracy: float, labeled: int, *, significant: bool) -> PerformanceResult:
+    decay = 0.9 - accuracy
+    return PerformanceResult(
+        predictions=1200, labeled=labeled, metrics={"accuracy": accuracy},
+        estimated={"accuracy": 0.88}, baseline={"accuracy": 0.9},
+        decay={"accuracy": DecayResult(decay, (decay - 0.02, decay + 0.02), significant)})
+
+
+def test_performance_of_the_latest_and_the_matured_window_by_stage(
+    board: ResultBoard, scrape: Scrape,
+) -> None:
+    """Steps: publish window 1h closed at 4600 (revision 2, 300 of 1200 labelled, no
+    significant decay) and the latest matured one, 1h ending at 4300 (every label in,
+    decay 0.1 significant).
+
+    Expected: each performance family and the label coverage carry stage="latest" and
+    stage="matured" with their own window's values; the matured window's bounds have
+    their own gauges; window events and bounds stay those of the latest closed window.
+    """
+    latest = replace(fraud_window(), revision=2,
+                     performance=performance(0.89, 300, significant=False))
+    matured = replace(fraud_window(), start=700.0, end=4300.0, revision=5, matured=True,
+                      performance=performance(0.8, 1200, significant=True))
+    board.publish(Published(evaluated_at=5000.0, windows=(latest,), matured=(matured,)))
+
+    samples = scrape()
+
+    def staged(**extra: str) -> dict[str, frozenset[tuple[str, str]]]:
+        return {stage: key(**FRAUD, stage=stage, **extra) for stage in ("latest", "matured")}
+
+    per_metric, per_window = staged(metric="accuracy"), staged()
+    expected = {
+        "driftd_performance": (0.89, 0.8),
+        "driftd_performance_estimated": (0.88, 0.88),
+        "driftd_performance_baseline": (0.9, 0.9),
+        "driftd_performance_decay_detected": (0.0, 1.0),
+    }
+    for name, (now, final) in expected.items():
+        assert values(samples[name]) == {per_metric["latest"]: now,
+                                         per_metric["matured"]: final}, name
+    assert values(samples["driftd_performance_decay"]) == pytest.approx(
+        {per_metric["latest"]: 0.01, per_metric["matured"]: 0.1})
+    assert values(samples["driftd_performance_decay_lower"]) == pytest.approx(
+        {per_metric["latest"]: -0.01, per_metric["matured"]: 0.08})
+    assert values(samples["driftd_performance_decay_upper"]) == pytest.approx(
+        {per_metric["latest"]: 0.03, per_metric["matured"]: 0.12})
+    assert values(samples["driftd_label_coverage"]) == {per_window["latest"]: 0.25,
+                                                         per_window["matured"]: 1.0}
+    assert values(samples["driftd_window_matured_start_timestamp_seconds"]) == {
+        key(**FRAUD): 700.0}
+    assert values(samples["driftd_window_matured_end_timestamp_seconds"]) == {
+        key(**FRAUD): 4300.0}
+    assert values(samples["driftd_window_end_timestamp_seconds"]) == {key(**FRAUD): 4600.0}
+    assert values(samples["driftd_window_events"]) == {key(**FRAUD): 1200.0}
+
+
+def test_no_matured_window_yet_exports_only_the_latest_stage(
+    board: ResultBoard, scrape: Scrape,
+) -> None:
+    """Before the first label horizon passes, stage="matured" series do not exist."""
+    latest = replace(fraud_window(), performance=performance(0.89, 300, significant=False))
+    publish(board, latest)
+
+    samples = scrape()
+
+    assert {s.labels["stage"] for s in samples["driftd_performance"]} == {"latest"}
+    assert {s.labels["stage"] for s in samples["driftd_label_coverage"]} == {"latest"}
+    assert "driftd_window_matured_end_timestamp_seconds" not in samples
+
+
+def test_window_counters_start_at_zero_and_count_every_window(
+    telemetry: Telemetry, scrape: Scrape,
+) -> None:
+    """Steps: expect window 1h of fraud (amount by psi and ks, country by chi2; accuracy);
+    scrape; then three windows close in one batch (amount drifted by psi in two, by ks in
+    one) and two of them mature, one with a significant accuracy decay; scrape.
+
+    Expected: every counter exists at 0 before the first window; then evaluated 3,
+    drifted psi 2 / ks 1 / chi2 0, matured 2, decayed 1: windows that closed between two
+    scrapes are all counted, though the gauges only show the last of them.
+    """
+    window = key(model="fraud", window="1h")
+    telemetry.expect_windows("fraud", "1h", [("amount", "psi"), ("amount", "ks"),
+                                             ("country", "chi2")], ["accuracy"])
+    before = scrape()
+    telemetry.count_window("fraud", "1h", [("amount", "psi"), ("amount", "ks")])
+    telemetry.count_window("fraud", "1h", [("amount", "psi")])
+    telemetry.count_window("fraud", "1h", [])
+    telemetry.count_matured("fraud", "1h", ["accuracy"])
+    telemetry.count_matured("fraud", "1h", [])
+    after = scrape()
+
+    def drifted(column: str, test: str) -> frozenset[tuple[str, str]]:
+        return key(model="fraud", window="1h", column=column, test=test)
+
+    assert values(before["driftd_windows_evaluated_total"]) == {window: 0.0}
+    assert values(before["driftd_windows_matured_total"]) == {window: 0.0}
+    assert values(before["driftd_windows_drifted_total"]) == {
+        drifted("amount", "psi"): 0.0, drifted("amount", "ks"): 0.0,
+        drifted("country", "chi2"): 0.0}
+    assert values(before["driftd_windows_decayed_total"]) == {
+        key(model="fraud", window="1h", metric="accuracy"): 0.0}
+    assert values(after["driftd_windows_evaluated_total"]) == {window: 3.0}
+    assert values(after["driftd_windows_matured_total"]) == {window: 2.0}
+    assert values(after["driftd_windows_drifted_total"]) == {
+        drifted("amount", "psi"): 2.0, drifted("amount", "ks"): 1.0,
+        drifted("country", "chi2"): 0.0}
+    assert values(after["driftd_windows_decayed_total"]) == {
+        key(model="fraud", window="1h", metric="accuracy"): 1.0}
+
+
+def test_a_window_counted_without_expecting_it_still_appears(
+    telemetry: Telemetry, scrape: Scrape,
+) -> None:
+    """count_window of a pair never expected (a new test) creates it at 1; a pair listed
+    twice in one window counts once."""
+    telemetry.count_window("fraud", "last-10k", [("score", "ks"), ("score", "ks")])
+
+    samples = scrape()
+
+    assert values(samples["driftd_windows_evaluated_total"]) == {
+        key(model="fraud", window="last-10k"): 1.0}
+    assert values(samples["driftd_windows_drifted_total"]) == {
+        key(model="fraud", window="last-10k", column="score", test="ks"): 1.0}
+    assert "driftd_windows_matured_total" not in samples
+
+
+def test_late_outcomes_and_labels_after_the_horizon_are_join_counters(
+    telemetry: Telemetry, scrape: Scrape,
+) -> None:
+    telemetry.count_join("outcomes_late", "fraud", 4)
+    telemetry.count_join("labels_after_horizon", "fraud", 2)
+    telemetry.count_join("labels_matched", "fraud", 10)
+
+    samples = scrape()
+
+    assert values(samples["driftd_outcomes_late_total"]) == {key(model="fraud"): 4.0}
+    assert values(samples["driftd_labels_after_horizon_total"]) == {key(model="fraud"): 2.0}
+    assert values(samples["driftd_labels_matched_total"]) == {key(model="fraud"): 10.0}

@@ -1,29 +1,60 @@
 """Prometheus exposition: a custom collector that reads published results at scrape time.
 
-This is the only module importing ``prometheus_client``. Nothing is stored in client-side
-metric objects: every scrape derives its series from the latest ``Published`` on the
-board and a telemetry snapshot, so the series of a model or column that is no longer
-evaluated vanish on the next scrape.
+Only this module and ``metric_families`` (the families it fills) import
+``prometheus_client``. Nothing is stored in client-side metric objects: every scrape
+derives its series from the latest ``Published`` on the board and a telemetry snapshot,
+so the series of a model or column that is no longer evaluated vanish on the next
+scrape.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import HistogramMetricFamily, Metric
 
 from driftd.monitor.performance import PerformanceResult
-from driftd.monitor.results import ColumnResult, ResultBoard, WindowResult
+from driftd.monitor.results import ColumnResult, Published, ResultBoard, WindowResult
+from driftd.sinks.metric_families import (
+    BUILD_INFO,
+    CHECKPOINT,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    DRIFT_DETECTED,
+    EVALUATION_ERRORS,
+    EVENTS,
+    EVENTS_INVALID,
+    EVENTS_LATE,
+    FAMILIES,
+    JOIN_COUNTERS,
+    LABEL_COVERAGE,
+    LAST_EVALUATION,
+    LAST_EVENT,
+    MODEL_DRIFT_COLUMNS,
+    PERFORMANCE,
+    PERFORMANCE_BASELINE,
+    PERFORMANCE_DECAY,
+    PERFORMANCE_DECAY_DETECTED,
+    PERFORMANCE_DECAY_LOWER,
+    PERFORMANCE_DECAY_UPPER,
+    PERFORMANCE_ESTIMATED,
+    REFERENCE_INFO,
+    SOURCE_UP,
+    STATISTIC_FAMILIES,
+    WINDOW_END,
+    WINDOW_EVENTS,
+    WINDOW_MATURED_END,
+    WINDOW_MATURED_START,
+    WINDOW_START,
+    WINDOWS_DECAYED,
+    WINDOWS_DRIFTED,
+    WINDOWS_EVALUATED,
+    WINDOWS_MATURED,
+    FamilySpec,
+    MetricFamily,
+)
 from driftd.telemetry import (
     BATCH_SECONDS_BUCKETS,
     LABEL_DELAY_BUCKETS,
@@ -31,204 +62,7 @@ from driftd.telemetry import (
     TelemetrySnapshot,
 )
 
-COLUMN_LABELS = ("model", "model_version", "column", "role", "window", "reference")
-WINDOW_LABELS = ("model", "model_version", "window", "reference")
-
-_MetricFamily = GaugeMetricFamily | CounterMetricFamily
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-
-
-@dataclass(frozen=True, slots=True)
-class FamilySpec:
-    """Name, type, help text and label names of one metric family."""
-
-    name: str
-    kind: Literal["gauge", "counter"]
-    help: str
-    labels: tuple[str, ...] = ()
-
-    def new(self, labels: tuple[str, ...] | None = None) -> _MetricFamily:
-        """An empty family of this spec, optionally with other label names."""
-        names = self.labels if labels is None else labels
-        if self.kind == "counter":
-            return CounterMetricFamily(self.name, self.help, labels=names)
-        return GaugeMetricFamily(self.name, self.help, labels=names)
-
-
-# Statistic key of ColumnResult.statistics -> its gauge (per column and window).
-STATISTIC_FAMILIES: Mapping[str, FamilySpec] = MappingProxyType({
-    key: FamilySpec(name, "gauge", text, COLUMN_LABELS)
-    for key, name, text in (
-        ("psi", "driftd_psi",
-         "Population stability index of the column in the window against the reference "
-         "(dimensionless)."),
-        ("psi_pvalue", "driftd_psi_pvalue",
-         "P-value of the PSI under the null hypothesis of no drift (probability, 0 to 1)."),
-        ("ks_statistic", "driftd_ks_statistic",
-         "Two-sample Kolmogorov-Smirnov statistic of the column against the reference "
-         "(0 to 1)."),
-        ("ks_pvalue", "driftd_ks_pvalue",
-         "P-value of the two-sample Kolmogorov-Smirnov test (probability, 0 to 1)."),
-        ("chi2_statistic", "driftd_chi2_statistic",
-         "Chi-square homogeneity statistic of the categorical column against the reference "
-         "(dimensionless)."),
-        ("chi2_pvalue", "driftd_chi2_pvalue",
-         "P-value of the chi-square homogeneity test (probability, 0 to 1)."),
-        ("js_distance", "driftd_js_distance",
-         "Jensen-Shannon distance of the column against the reference, base 2 (0 to 1)."),
-        ("wasserstein", "driftd_wasserstein_distance",
-         "Wasserstein-1 distance of the column against the reference, in the column's units."),
-        ("missing_ratio", "driftd_missing_ratio",
-         "Share of missing or non-finite values of the column in the window (ratio, 0 to 1)."),
-        ("missing_ratio_reference", "driftd_missing_ratio_reference",
-         "Share of missing or non-finite values of the column in the reference (ratio, 0 to 1)."),
-        ("missing_pvalue", "driftd_missing_pvalue",
-         "P-value of the test that the missing rate equals the reference's (probability, 0 to 1)."),
-    )
-})
-
-DRIFT_DETECTED = FamilySpec(
-    "driftd_drift_detected", "gauge",
-    "1 when the test flags drift of the column in the window after thresholds and "
-    "correction, else 0.",
-    (*COLUMN_LABELS, "test"),
-)
-WINDOW_EVENTS = FamilySpec(
-    "driftd_window_events", "gauge", "Number of events in the evaluated window (events).",
-    WINDOW_LABELS,
-)
-WINDOW_START = FamilySpec(
-    "driftd_window_start_timestamp_seconds", "gauge",
-    "Start of the evaluated window as a Unix timestamp (seconds).", WINDOW_LABELS,
-)
-WINDOW_END = FamilySpec(
-    "driftd_window_end_timestamp_seconds", "gauge",
-    "End of the evaluated window as a Unix timestamp (seconds).", WINDOW_LABELS,
-)
-MODEL_DRIFT_COLUMNS = FamilySpec(
-    "driftd_model_drift_columns", "gauge",
-    "Number of columns of the model with at least one test flagging drift in the window "
-    "(columns).",
-    WINDOW_LABELS,
-)
-EVENTS = FamilySpec(
-    "driftd_events", "counter", "Events accepted, by stream and model (events).",
-    ("stream", "model"),
-)
-EVENTS_INVALID = FamilySpec(
-    "driftd_events_invalid", "counter", "Events rejected by validation, by reason (events).",
-    ("reason",),
-)
-EVENTS_LATE = FamilySpec(
-    "driftd_events_late", "counter",
-    "Events that arrived after their window had closed, counted but not evaluated (events).",
-    ("model", "window"),
-)
-LAST_EVENT = FamilySpec(
-    "driftd_last_event_timestamp_seconds", "gauge",
-    "Event time of the newest accepted event as a Unix timestamp (seconds).",
-    ("model", "stream"),
-)
-LAST_EVALUATION = FamilySpec(
-    "driftd_last_evaluation_timestamp_seconds", "gauge",
-    "When the last evaluation finished as a Unix timestamp (seconds).",
-)
-EVALUATION_ERRORS = FamilySpec(
-    "driftd_evaluation_errors", "counter",
-    "Evaluations in which a part of a window could not be computed and was left out, by "
-    "part (a column, performance, or * for the whole window) and reason (invalid_value, "
-    "arithmetic, unexpected) (evaluations).", ("model", "window", "part", "reason"),
-)
-CHECKPOINT = FamilySpec(
-    "driftd_checkpoint_timestamp_seconds", "gauge",
-    "When the last checkpoint was written as a Unix timestamp (seconds).",
-)
-PERFORMANCE_LABELS = (*WINDOW_LABELS, "metric")
-PERFORMANCE = FamilySpec(
-    "driftd_performance", "gauge",
-    "Model performance in the window from joined outcomes, by metric (accuracy, f1, auc, "
-    "log_loss, mae, rmse, mape; ratios or the label's units).", PERFORMANCE_LABELS,
-)
-PERFORMANCE_ESTIMATED = FamilySpec(
-    "driftd_performance_estimated", "gauge",
-    "Label-free estimate of performance from the window's prediction scores, assuming "
-    "calibrated scores (ratio, 0 to 1).", PERFORMANCE_LABELS,
-)
-PERFORMANCE_BASELINE = FamilySpec(
-    "driftd_performance_baseline", "gauge",
-    "The configured baseline of the metric.", PERFORMANCE_LABELS,
-)
-PERFORMANCE_DECAY = FamilySpec(
-    "driftd_performance_decay", "gauge",
-    "How much worse than the baseline the window is (positive = worse), by metric.",
-    PERFORMANCE_LABELS,
-)
-PERFORMANCE_DECAY_LOWER = FamilySpec(
-    "driftd_performance_decay_lower", "gauge",
-    "Lower bound of the decay's confidence interval.", PERFORMANCE_LABELS,
-)
-PERFORMANCE_DECAY_UPPER = FamilySpec(
-    "driftd_performance_decay_upper", "gauge",
-    "Upper bound of the decay's confidence interval.", PERFORMANCE_LABELS,
-)
-PERFORMANCE_DECAY_DETECTED = FamilySpec(
-    "driftd_performance_decay_detected", "gauge",
-    "1 when the whole decay interval exceeds the tolerated decay, else 0.",
-    PERFORMANCE_LABELS,
-)
-LABEL_COVERAGE = FamilySpec(
-    "driftd_label_coverage", "gauge",
-    "Share of the window's predictions whose outcome has been joined (ratio, 0 to 1).",
-    WINDOW_LABELS,
-)
-JOIN_COUNTERS = {
-    name: FamilySpec(f"driftd_{name}", "counter", text, ("model",))
-    for name, text in (
-        ("labels_matched", "Outcomes joined to their prediction (events)."),
-        ("predictions_expired", "Predictions whose outcome did not arrive within "
-                                "label_ttl_seconds (events)."),
-        ("outcomes_orphaned", "Outcomes whose prediction did not arrive within "
-                              "orphan_ttl_seconds (events)."),
-        ("predictions_evicted", "Predictions dropped to keep the pending store within "
-                                "max_pending (events)."),
-        ("labels_outside_windows", "Joined outcomes whose prediction is older than every "
-                                   "time window (events)."),
-        ("predictions_without_id", "Predictions of a model with performance that carry no "
-                                   "id, so no outcome can join them (events)."),
-        ("outcomes_without_id", "Outcomes that carry no id, so they cannot be joined "
-                                "(events)."),
-    )
-}
-CONSUMER_LAG = FamilySpec(
-    "driftd_consumer_lag", "gauge",
-    "Records in the partition not yet processed by driftd (records).", ("topic", "partition"),
-)
-DEAD_LETTERS = FamilySpec(
-    "driftd_dead_letters", "counter",
-    "Dead-letter records by outcome: sent, truncated (cut to size or sent as a reference "
-    "to topic, partition and offset), failed (a delivery attempt failed; retried within "
-    "bounds), dropped (given up).", ("outcome",),
-)
-SOURCE_UP = FamilySpec(
-    "driftd_source_up", "gauge",
-    "1 while the source's brokers answer, 0 during an outage.", ("source",),
-)
-REFERENCE_INFO = FamilySpec(
-    "driftd_reference_info", "gauge",
-    "Always 1; the labels describe the reference profile a model is compared against.",
-)
-BUILD_INFO = FamilySpec(
-    "driftd_build_info", "gauge", "Always 1; the labels describe the running driftd build.",
-)
-
-FAMILIES: tuple[FamilySpec, ...] = (
-    *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
-    MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
-    CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, PERFORMANCE,
-    PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,
-    PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE,
-    *JOIN_COUNTERS.values(), EVALUATION_ERRORS,
-)
 
 
 class DriftdCollector:
@@ -260,10 +94,10 @@ class DriftdCollector:
 
     def collect(self) -> Iterator[Metric]:
         """Every non-empty family, derived from the latest results and telemetry."""
-        published = self._board.latest()
-        windows = published.windows if published is not None else ()
+        published = self._board.latest() or Published(evaluated_at=0.0)
         families = (
-            *_window_families(windows),
+            *_window_families(published.windows),
+            *_matured_families(published.matured),
             *_telemetry_families(self._telemetry.snapshot()),
             _info_family(REFERENCE_INFO, self._reference_rows),
             _info_family(BUILD_INFO, self._build_rows),
@@ -300,7 +134,7 @@ def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
             end.add_metric(window_labels, window.end)
         drifted.add_metric(window_labels, float(sum(c.drifted for c in window.columns)))
         if window.performance is not None:
-            _add_performance(performance, window_labels, window.performance)
+            _add_performance(performance, window_labels, "latest", window.performance)
         for column in window.columns:
             labels = _column_labels(window, column)
             for key, value in column.statistics.items():
@@ -312,14 +146,30 @@ def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
     return [*statistics.values(), drift, events, start, end, drifted, *performance.values()]
 
 
+def _matured_families(windows: Iterable[WindowResult]) -> list[Metric]:
+    """The latest matured window of each (model, window): bounds and final performance."""
+    performance = {spec.name: spec.new() for spec in _PERFORMANCE_FAMILIES}
+    start, end = WINDOW_MATURED_START.new(), WINDOW_MATURED_END.new()
+    for window in windows:
+        window_labels = [window.model, window.model_version, window.window, window.reference]
+        if window.start is not None:
+            start.add_metric(window_labels, window.start)
+        if window.end is not None:
+            end.add_metric(window_labels, window.end)
+        if window.performance is not None:
+            _add_performance(performance, window_labels, "matured", window.performance)
+    return [start, end, *performance.values()]
+
+
 _PERFORMANCE_FAMILIES = (PERFORMANCE, PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE,
                          PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER, PERFORMANCE_DECAY_UPPER,
                          PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE)
 
 
-def _add_performance(families: Mapping[str, _MetricFamily], labels: list[str],
-                     result: PerformanceResult) -> None:
+def _add_performance(families: Mapping[str, MetricFamily], window_labels: list[str],
+                     stage: str, result: PerformanceResult) -> None:
     """One window's performance series; metrics without a value are left out."""
+    labels = [*window_labels, stage]
     for spec, values in ((PERFORMANCE, result.metrics), (PERFORMANCE_ESTIMATED, result.estimated),
                          (PERFORMANCE_BASELINE, result.baseline)):
         for metric, value in values.items():
@@ -372,7 +222,22 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         if counter in joins:
             joins[counter].add_metric([model], float(count))
     return [events, invalid, late, last_event, evaluation, checkpoint, lag, up, dead_letters,
-            _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot), errors]
+            _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot), errors,
+            *_window_counters(snapshot)]
+
+
+def _window_counters(snapshot: TelemetrySnapshot) -> list[Metric]:
+    """Closed and matured windows, each counted once however many close between scrapes."""
+    families: list[Metric] = []
+    for spec, counts in ((WINDOWS_EVALUATED, snapshot.windows_evaluated),
+                         (WINDOWS_DRIFTED, snapshot.windows_drifted),
+                         (WINDOWS_MATURED, snapshot.windows_matured),
+                         (WINDOWS_DECAYED, snapshot.windows_decayed)):
+        family = spec.new()
+        for labels, count in sorted(counts.items()):
+            family.add_metric(list(labels), float(count))
+        families.append(family)
+    return families
 
 
 def _label_delay_histogram(snapshot: TelemetrySnapshot) -> Metric:
