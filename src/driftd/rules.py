@@ -1,18 +1,19 @@
 """Prometheus recording and alert rules derived from a config.
 
 The rules follow the config they are generated from: one group of alerts per model
-(drift held for ``drift_for_seconds``, accuracy decay, no events), thresholds of every
-configured test as ``driftd:test_threshold`` series for dashboards, and daemon alerts
-whose staleness limits follow the evaluation and checkpoint intervals. ``driftd rules
-generate`` renders them as a rules file or a Kubernetes ``PrometheusRule``.
+(drift in most windows evaluated over ``drift_for_seconds``, accuracy decay of matured
+or well-labelled windows, no events), thresholds of every configured test as
+``driftd:test_threshold`` series for dashboards, and daemon alerts whose staleness
+limits follow the evaluation and checkpoint intervals. ``driftd rules generate``
+renders them (``driftd.rules_file``) as a rules file or a Kubernetes ``PrometheusRule``.
 
 >>> from driftd.service.demo import demo_config
 >>> groups = rule_groups(demo_config())
 >>> [group["name"] for group in groups]
 ['driftd.recording', 'driftd.thresholds.demo', 'driftd.alerts.demo', 'driftd.alerts']
 >>> alert = next(r for r in groups[2]["rules"] if r.get("alert") == "DriftdFeatureDrift")
->>> alert["for"], alert["labels"]
-('15m', {'severity': 'ticket', 'category': 'drift'})
+>>> "for" in alert, alert["labels"]
+(False, {'severity': 'ticket', 'category': 'drift'})
 >>> format_duration(90), format_duration(3600), format_duration(0.25)
 ('90s', '1h', '250ms')
 """
@@ -21,10 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from typing import Any
-
-import yaml
+from typing import Any, Literal
 
 from driftd.config import (
     AlertsConfig,
@@ -32,6 +30,7 @@ from driftd.config import (
     Config,
     KafkaSourceConfig,
     ModelConfig,
+    TimeWindowConfig,
 )
 
 Rule = dict[str, Any]
@@ -138,39 +137,84 @@ _WHERE = ("in window {{ $labels.window }} against reference {{ $labels.reference
 
 
 def _model_alerts(model: ModelConfig, alerts: AlertsConfig) -> list[Rule]:
-    name = model.name
     overrides = model.alerts
     drift_for = _first(overrides.drift_for_seconds, alerts.drift_for_seconds)
     decay_for = _first(overrides.decay_for_seconds, alerts.decay_for_seconds)
     no_events = _first(overrides.no_events_seconds, alerts.no_events_seconds)
-    held = format_duration(drift_for)
-    rules = [_alert(
-        "DriftdFeatureDrift",
-        f"max without (test) ({_selector('driftd_drift_detected', model=name, role='input')})"
-        " == 1",
-        for_seconds=drift_for, severity=alerts.severity.feature_drift, category="drift",
-        summary="Input {{ $labels.column }} of model {{ $labels.model }} drifted "
-                "({{ $labels.window }})",
-        description="driftd has flagged input column {{ $labels.column }} of model "
-                    f"{{{{ $labels.model }}}} as drifted for {held} {_WHERE}.",
-        runbook_url=alerts.runbook_url,
-    )]
+    rules = _drift_alerts(model, alerts, "input", drift_for)
     if any(c.role == "prediction" for c in model.columns):
-        rules.append(_alert(
-            "DriftdPredictionDrift",
-            f"max without (test) ("
-            f"{_selector('driftd_drift_detected', model=name, role='prediction')}) == 1",
-            for_seconds=drift_for, severity=alerts.severity.prediction_drift,
-            category="drift",
-            summary="Predictions of model {{ $labels.model }} drifted ({{ $labels.window }})",
-            description="driftd has flagged prediction column {{ $labels.column }} of model "
-                        f"{{{{ $labels.model }}}} as drifted for {held} {_WHERE}.",
-            runbook_url=alerts.runbook_url,
-        ))
+        rules += _drift_alerts(model, alerts, "prediction", drift_for)
     if model.performance is not None:
         rules += _performance_alerts(model, alerts, decay_for)
     rules.append(_no_events_alert(model, alerts, no_events))
     return rules
+
+
+_DRIFT = {  # role -> alert name, summary
+    "input": ("DriftdFeatureDrift",
+              "Input {{ $labels.column }} of model {{ $labels.model }} drifted "
+              "({{ $labels.window }})"),
+    "prediction": ("DriftdPredictionDrift",
+                   "Predictions of model {{ $labels.model }} drifted ({{ $labels.window }})"),
+}
+
+
+def _drift_alerts(model: ModelConfig, alerts: AlertsConfig, role: Literal["input", "prediction"],
+                  drift_for: float) -> list[Rule]:
+    """Drift held for ``drift_for``, counted in windows rather than scrapes.
+
+    The share of the windows evaluated over the range that drifted, from counters that
+    count every window once: windows that closed between two scrapes, or a backlog of
+    them closed in one batch, all count (the driftd_drift_detected gauge shows only the
+    latest, so it is not alerted on). The range is the hold, so there is no ``for:``: a
+    ``for:`` goes by processing time and would keep a backlog of drifted windows, whose
+    increase holds for one range only, from ever firing.
+    """
+    name, summary = _DRIFT[role]
+    severity = (alerts.severity.feature_drift if role == "input"
+                else alerts.severity.prediction_drift)
+    share = alerts.drift_window_share
+    rules = []
+    for seconds, window in _drift_ranges(model, drift_for):
+        span = format_duration(seconds)
+        rules.append(_alert(
+            name, _drifted_share(model.name, role, span, window) + f" >= {share!r}",
+            for_seconds=0, severity=severity, category="drift", summary=summary,
+            description=f"The {role} column {{{{ $labels.column }}}} of model "
+                        "{{ $labels.model }} drifted in {{ $value | humanizePercentage }} of "
+                        f"the windows driftd evaluated over the last {span} (alerting from "
+                        f"{share:.0%}), {_WHERE}. Every closed window counts once, also those "
+                        "that closed between two scrapes or together after a backlog; the "
+                        "driftd_drift_detected gauge shows only the latest window.",
+            runbook_url=alerts.runbook_url,
+        ))
+    return rules
+
+
+def _drift_ranges(model: ModelConfig, drift_for: float) -> list[tuple[float, str | None]]:
+    """(range, window) of the drift alerts: ``drift_for`` (60 s when 0), at least two
+    slides of a time window so that the range always holds a window; one rule for all
+    windows (window None) when their ranges agree."""
+    held = drift_for or 60.0
+    ranges = {window.name: max(held, 2 * window.slide_seconds)
+              if isinstance(window, TimeWindowConfig) else held for window in model.windows}
+    distinct = set(ranges.values())
+    if len(distinct) == 1:
+        return [(distinct.pop(), None)]
+    return [(seconds, window) for window, seconds in ranges.items()]
+
+
+def _drifted_share(model: str, role: str, span: str, window: str | None) -> str:
+    """Per column: windows drifted (by the test flagging most) / windows evaluated over
+    ``span``, with the labels of the latest window (model_version, reference, role)."""
+    where = {"model": model} | ({"window": window} if window is not None else {})
+    drifted = _selector("driftd_windows_drifted_total", **where)
+    evaluated = _selector("driftd_windows_evaluated_total", **where)
+    latest = _selector("driftd_drift_detected", **where, role=role)
+    return (f"(max without (test) (increase({drifted}[{span}])) / on (job, instance, model, "
+            f"window) group_left increase({evaluated}[{span}])) * on (job, instance, model, "
+            "window, column) group_left (model_version, reference, role) group by (job, "
+            f"instance, model, model_version, window, reference, column, role) ({latest})")
 
 
 def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
@@ -178,16 +222,17 @@ def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
     performance = model.performance
     assert performance is not None
     name, held = model.name, format_duration(decay_for)
+    coverage = alerts.decay_min_coverage
     rules = [_alert(
-        "DriftdAccuracyDecay",
-        f"{_selector('driftd_performance_decay', model=name)} and "
-        f"{_selector('driftd_performance_decay_detected', model=name)} == 1",
+        "DriftdAccuracyDecay", _decay(name, coverage),
         for_seconds=decay_for, severity=alerts.severity.accuracy_decay, category="performance",
         summary="{{ $labels.metric }} of model {{ $labels.model }} decayed "
                 "({{ $labels.window }})",
         description="The {{ $labels.metric }} of model {{ $labels.model }}, measured on "
                     "joined outcomes, has been worse than its baseline by more than the "
-                    f"tolerance (with confidence) for {held} {_WHERE}. "
+                    f"tolerance (with confidence) for {held} {_WHERE}, in the latest matured "
+                    "window (label horizon passed) or in the latest closed one once "
+                    f"{coverage:.0%} of its outcomes had joined. "
                     "Current decay: {{ $value | printf \"%.4f\" }}.",
         runbook_url=alerts.runbook_url,
     )]
@@ -197,8 +242,10 @@ def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
             if metric != "accuracy" and metric not in performance.tolerance:
                 continue
             tolerance = performance.tolerance.get(metric, alerts.estimated_decay_tolerance)
-            baseline = _selector("driftd_performance_baseline", model=name, metric=metric)
-            estimate = _selector("driftd_performance_estimated", model=name, metric=metric)
+            baseline = _selector("driftd_performance_baseline", model=name, stage="latest",
+                                 metric=metric)
+            estimate = _selector("driftd_performance_estimated", model=name, stage="latest",
+                                 metric=metric)
             parts.append(f"({baseline} - {estimate}) > {tolerance!r}")
         rules.append(_alert(
             "DriftdEstimatedAccuracyDecay", " or ".join(parts),
@@ -214,6 +261,19 @@ def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
             runbook_url=alerts.runbook_url,
         ))
     return rules
+
+
+def _decay(model: str, coverage: float) -> str:
+    """Significant decay of the matured window, or of the latest closed one once enough of
+    its outcomes joined (early labels can be a biased subset); one series either way."""
+    def significant(stage: str) -> str:
+        return (f"{_selector('driftd_performance_decay', model=model, stage=stage)} and "
+                f"{_selector('driftd_performance_decay_detected', model=model, stage=stage)}"
+                " == 1")
+
+    covered = _selector("driftd_label_coverage", model=model, stage="latest")
+    return (f"max without (stage) ({significant('matured')} or {significant('latest')} and "
+            f"ignoring (metric) {covered} >= {coverage!r})")
 
 
 def _no_events_alert(model: ModelConfig, alerts: AlertsConfig, silence: float) -> Rule:
@@ -315,41 +375,3 @@ def _stale_alert(name: str, metric: str, job: str, *, stale: float, interval: fl
 
 def _first(value: float | None, default: float) -> float:
     return default if value is None else value
-
-
-# --- rendering ---------------------------------------------------------------------------
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style, no line folding, keys in insertion order."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def _dump(document: Any) -> str:
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1_000_000,
-                     allow_unicode=True)
-
-
-def render_rules(groups: Sequence[Group], *, header: str) -> str:
-    """A Prometheus rules file (``rule_files:``) with ``header`` as its comment."""
-    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    return comment + _dump({"groups": list(groups)})
-
-
-def render_prometheus_rule(groups: Sequence[Group], *, name: str, header: str,
-                           labels: dict[str, str] | None = None) -> str:
-    """The same groups as a prometheus-operator ``PrometheusRule`` manifest."""
-    metadata: dict[str, Any] = {"name": name,
-                                "labels": {"app.kubernetes.io/name": "driftd",
-                                           **(labels or {})}}
-    document = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-                "metadata": metadata, "spec": {"groups": list(groups)}}
-    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    return comment + _dump(document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import yaml
 
 from alerting.servers import promtool_check_rules
 from driftd.cli import main as driftd
-from driftd.config import Config, parse_config
-from driftd.rules import render_rules, rule_groups
+from driftd.config import Config, ConfigError, parse_config
+from driftd.rules import rule_groups
+from driftd.rules_file import render_rules
 
 
 def config(**overrides: Any) -> Config:
@@ -71,7 +73,9 @@ def test_durations_follow_the_alerts_section_and_per_model_overrides() -> None:
 
     rules = rules_by_name(cfg)
 
-    assert rules["DriftdFeatureDrift"][0]["for"] == "90s"
+    (drift,) = rules["DriftdFeatureDrift"]
+    assert "for" not in drift
+    assert drift["expr"].count("[90s]") == 2
     no_events = rules["DriftdNoEvents"][0]
     assert "[5m]" in no_events["expr"] and no_events["for"] == "55m"
 
@@ -112,10 +116,89 @@ def test_estimated_decay_uses_the_performance_tolerance_per_metric() -> None:
     expr = rules_by_name(cfg)["DriftdEstimatedAccuracyDecay"][0]["expr"]
 
     assert expr == (
-        '(driftd_performance_baseline{model="fraud",metric="accuracy"} - '
-        'driftd_performance_estimated{model="fraud",metric="accuracy"}) > 0.03 or '
-        '(driftd_performance_baseline{model="fraud",metric="f1"} - '
-        'driftd_performance_estimated{model="fraud",metric="f1"}) > 0.04')
+        '(driftd_performance_baseline{model="fraud",stage="latest",metric="accuracy"} - '
+        'driftd_performance_estimated{model="fraud",stage="latest",metric="accuracy"}) > 0.03 '
+        'or (driftd_performance_baseline{model="fraud",stage="latest",metric="f1"} - '
+        'driftd_performance_estimated{model="fraud",stage="latest",metric="f1"}) > 0.04')
+
+
+def test_drift_alerts_count_the_windows_of_the_hold_and_have_no_for() -> None:
+    """Given: drift held 15m, alerting from 60% of the windows; input amount and
+    prediction score.
+
+    Expected: per column, the windows drifted (by the test flagging most) over 15m
+    divided by the windows evaluated over 15m, labelled like the latest window's drift
+    gauge of the column's role, from 0.6; no ``for:`` (the range is the hold).
+    """
+    cfg = config(alerts={"drift_window_share": 0.6}, model={
+        "columns": [{"name": "amount", "kind": "numeric"},
+                    {"name": "score", "kind": "numeric", "role": "prediction"}]})
+
+    rules = rules_by_name(cfg)
+
+    for name, role in (("DriftdFeatureDrift", "input"), ("DriftdPredictionDrift", "prediction")):
+        (rule,) = rules[name]
+        assert "for" not in rule
+        assert rule["expr"] == (
+            '(max without (test) (increase(driftd_windows_drifted_total{model="fraud"}[15m])) '
+            "/ on (job, instance, model, window) group_left "
+            'increase(driftd_windows_evaluated_total{model="fraud"}[15m])) '
+            "* on (job, instance, model, window, column) group_left (model_version, reference, "
+            "role) group by (job, instance, model, model_version, window, reference, column, "
+            f'role) (driftd_drift_detected{{model="fraud",role="{role}"}}) >= 0.6')
+        assert "(alerting from 60%)" in rule["annotations"]["description"]
+
+
+def test_a_time_window_sliding_slower_than_half_the_hold_gets_its_own_range() -> None:
+    """Given: drift held 15m; a count window, a time window sliding every 5m and one
+    sliding every hour.
+
+    Expected: one rule per window; the range is the hold, or two slides where that is
+    longer, so the range always holds a window of each (no alert flapping between them).
+    """
+    cfg = config(model={"windows": [
+        {"name": "last-1k", "type": "count", "size": 1000, "step": 100},
+        {"name": "1h", "type": "time", "duration_seconds": 3600, "slide_seconds": 300},
+        {"name": "1d", "type": "time", "duration_seconds": 86400, "slide_seconds": 3600}]})
+
+    drift = rules_by_name(cfg)["DriftdFeatureDrift"]
+
+    ranges = {}
+    for rule in drift:
+        (window,) = set(re.findall(r'window="([^"]+)"', rule["expr"]))
+        (span,) = set(re.findall(r"\[(\w+)\]", rule["expr"]))
+        ranges[window] = span
+        assert f"over the last {span} " in rule["annotations"]["description"]
+    assert ranges == {"last-1k": "15m", "1h": "15m", "1d": "2h"}
+
+
+def test_decay_reads_the_matured_window_or_the_latest_one_with_enough_labels() -> None:
+    cfg = config(alerts={"decay_min_coverage": 0.9}, model={
+        "columns": [{"name": "amount", "kind": "numeric"},
+                    {"name": "score", "kind": "numeric", "role": "prediction"},
+                    {"name": "label", "kind": "categorical", "role": "label"}],
+        "performance": {"task": "binary", "prediction": "score", "label": "label"},
+    })
+
+    (rule,) = rules_by_name(cfg)["DriftdAccuracyDecay"]
+
+    assert rule["expr"] == (
+        'max without (stage) (driftd_performance_decay{model="fraud",stage="matured"} and '
+        'driftd_performance_decay_detected{model="fraud",stage="matured"} == 1 or '
+        'driftd_performance_decay{model="fraud",stage="latest"} and '
+        'driftd_performance_decay_detected{model="fraud",stage="latest"} == 1 and '
+        'ignoring (metric) driftd_label_coverage{model="fraud",stage="latest"} >= 0.9)')
+    assert rule["for"] == "30m"
+    assert "once 90% of its outcomes had joined" in rule["annotations"]["description"]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("drift_window_share", 0), ("drift_window_share", 1.5),
+    ("decay_min_coverage", -0.1), ("decay_min_coverage", 2),
+])
+def test_shares_outside_0_to_1_are_rejected_with_their_field(field: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=f"alerts.{field}"):
+        config(alerts={field: value})
 
 
 def test_severities_and_job_come_from_the_config() -> None:

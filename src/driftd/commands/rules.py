@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from driftd.commands.config import load_or_report
-from driftd.rules import render_prometheus_rule, render_rules, rule_groups
+from driftd.rules import rule_groups
+from driftd.rules_file import render_prometheus_rule, render_rules
 from driftd.service.demo import demo_config
 
 EXIT_OK = 0

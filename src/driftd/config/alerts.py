@@ -47,9 +47,20 @@ class AlertsConfig(_Frozen):
         default="https://github.com/driftd/driftd/blob/main/docs/runbooks.md", min_length=1,
         description="Base URL of the runbooks; each alert links to <url>#<alert name>.")
     drift_for_seconds: float = Field(
-        default=900.0, ge=0, description="How long a drift decision must hold to alert.")
+        default=900.0, ge=0,
+        description="How long a drift decision must hold to alert: drift alerts count the "
+        "windows evaluated over this long (at least two slides of a time window; 60 s "
+        "when 0).")
+    drift_window_share: float = Field(
+        default=0.8, gt=0, le=1,
+        description="Share of the windows evaluated over drift_for_seconds in which a "
+        "column must have drifted to alert (0 to 1).")
     decay_for_seconds: float = Field(
         default=1800.0, ge=0, description="How long an accuracy decay must hold to alert.")
+    decay_min_coverage: float = Field(
+        default=0.8, ge=0, le=1,
+        description="Decay alerts read the latest matured window, and the latest closed "
+        "window once this share of its predictions has its outcome (0 to 1).")
     estimated_decay_tolerance: float = Field(
         default=0.05, gt=0,
         description="Estimated decay that alerts, for metrics without a "
