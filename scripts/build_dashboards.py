@@ -27,6 +27,10 @@ OUT = REPO / "grafana" / "dashboards"
 DATASOURCE_UID = "driftd-prometheus"  # grafana/provisioning/datasources/driftd.yaml
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"
+INTERVAL = "$__interval"
+# Performance series by stage: the latest closed window (revised as labels arrive), or
+# the latest matured one (label horizon passed: final).
+LATEST, MATURED = 'stage="latest"', 'stage="matured"'
 # Instances that served a model in the last hour, one series per (job, instance, model):
 # joins instance-level values (up, lag, staleness) to models, and still lists a model
 # whose instance is down (up = 0) after its own series have gone stale.
@@ -200,6 +204,15 @@ def dashboard(uid: str, title: str, description: str, variables: list[Json],
     }
 
 
+def per_interval(item: Json) -> Json:
+    """``item`` drawn as bars, one per ``$__interval`` of at least a minute: for
+    ``increase(...[$__interval])`` queries (counts per interval that tile the range)."""
+    item["interval"] = "1m"
+    item["fieldConfig"]["defaults"]["custom"] = {"drawStyle": "bars", "fillOpacity": 60,
+                                                 "stacking": {"mode": "none"}}
+    return item
+
+
 def or_zero(expr: str, like: str) -> str:
     """``expr``, or 0 for each series of ``like`` when ``expr`` has none (a counter that
     only appears after its first increment)."""
@@ -210,6 +223,7 @@ def or_zero(expr: str, like: str) -> str:
 
 # Fleet selectors: $model and $window are multi-value there (regex matchers).
 FLEET_M, FLEET_MW = 'model=~"$model"', 'model=~"$model", window=~"$window"'
+FLEET_LATEST, FLEET_MATURED = f"{FLEET_MW}, {LATEST}", f"{FLEET_MW}, {MATURED}"
 EVENTS_RATE = f"rate(driftd_events_total{{{FLEET_M}}}[{RATE}])"
 ACCEPTED = f"sum by (job, instance) (rate(driftd_events_total[{RATE}]))"
 INVALID = or_zero(f"sum by (job, instance) (rate(driftd_events_invalid_total[{RATE}]))",
@@ -235,9 +249,10 @@ def fleet_now() -> list[Json]:
             description="(model, column) pairs flagged by at least one test in a selected "
                         "window.", steps=GREEN_RED),
         stat("Performance decays", query(
-            f"sum(driftd_performance_decay_detected{{{mw}}}) or vector(0)"),
-            description="(model, window, metric) whose whole decay confidence interval "
-                        "exceeds the tolerated decay.", steps=GREEN_RED),
+            f"sum(driftd_performance_decay_detected{{{FLEET_MATURED}}}) or vector(0)"),
+            description="(model, window, metric) whose latest matured window (all its "
+                        "labels in) has its whole decay confidence interval beyond the "
+                        "tolerated decay.", steps=GREEN_RED),
         stat("Events/s", query(f"sum({EVENTS_RATE})"), unit="cps",
              description="Events accepted per second by the selected models, all streams."),
         stat("Invalid events", query(
@@ -261,10 +276,11 @@ def fleet_models() -> Json:
         ("Events/s", f"sum by (model) ({EVENTS_RATE})", "cps"),
         ("Invalid ratio", per_model(f"({INVALID} / ({ACCEPTED} + {INVALID}))"),
          "percentunit"),
-        ("Accuracy", f'min by (model) (driftd_performance{{{mw}, metric="accuracy"}})',
+        ("Accuracy",
+         f'min by (model) (driftd_performance{{{FLEET_LATEST}, metric="accuracy"}})',
          "percentunit"),
         ("Accuracy baseline",
-         f'max by (model) (driftd_performance_baseline{{{mw}, metric="accuracy"}})',
+         f'max by (model) (driftd_performance_baseline{{{FLEET_LATEST}, metric="accuracy"}})',
          "percentunit"),
         ("Last evaluation", per_model(EVALUATION_AGE), "s"),
         ("Consumer lag", per_model("sum by (job, instance) (driftd_consumer_lag)"), "short"),
@@ -285,11 +301,25 @@ def fleet_trends() -> list[Json]:
             f"max by (model) (driftd_model_drift_columns{{{mw}}})", "{{model}}"),
             description="Columns flagged by at least one test (worst selected window)."),
         timeseries("Accuracy by model", query(
-            f'min by (model) (driftd_performance{{{mw}, metric="accuracy"}})', "{{model}}"),
-            query(f'max by (model) (driftd_performance_baseline{{{mw}, metric="accuracy"}})',
-                  "{{model}} baseline"), dashed="B", unit="percentunit",
-            description="Accuracy on joined outcomes (worst selected time window) and its "
+            f'min by (model) (driftd_performance{{{FLEET_LATEST}, metric="accuracy"}})',
+            "{{model}}"),
+            query(f'max by (model) (driftd_performance_baseline{{{FLEET_LATEST}, '
+                  'metric="accuracy"})', "{{model}} baseline"), dashed="B",
+            unit="percentunit",
+            description="Accuracy on joined outcomes in the latest closed window (worst "
+                        "selected time window; it fills in as labels arrive) and its "
                         "baseline (dashed)."),
+        per_interval(timeseries("Windows evaluated and drifted by model and column", query(
+            f"sum by (model) (increase(driftd_windows_evaluated_total{{{mw}}}[{INTERVAL}]))",
+            "{{model}} evaluated"),
+            query(f"sum by (model, column) (max without (test) (increase("
+                  f"driftd_windows_drifted_total{{{mw}}}[{INTERVAL}])))",
+                  "{{model}} {{column}} drifted"), w=24,
+            description="Windows closed and evaluated in each interval (selected windows "
+                        "summed), and in how many of them each column drifted (by the test "
+                        "flagging it most). Every window counts once, also those that "
+                        "closed between two scrapes, which the drift gauges (latest window "
+                        "only) cannot show; the drift alerts use these counters.")),
         timeseries("Events/s by model and stream", query(
             f"sum by (model, stream) ({EVENTS_RATE})", "{{model}} {{stream}}"), unit="cps",
             description="Events accepted per second."),
@@ -324,6 +354,7 @@ def fleet() -> Json:
 
 M = 'model="$model"'
 MW = f'{M}, window="$window"'
+MW_LATEST, MW_MATURED = f"{MW}, {LATEST}", f"{MW}, {MATURED}"
 MWC = f'{MW}, column=~"$column"'  # $column is multi-value on the model dashboard
 # Instance-level series (invalid events, lag) of the instances serving the model.
 SERVING = f"on (job, instance) driftd_reference_info{{{M}}}"
@@ -343,8 +374,10 @@ def model_now() -> list[Json]:
              description="Events in the evaluated window."),
         stat("Events/s", query(f"sum(rate(driftd_events_total{{{M}}}[{RATE}]))"), unit="cps",
              description="Events of the model accepted per second, all streams."),
-        stat("Accuracy", query(f'min(driftd_performance{{{MW}, metric="accuracy"}})'),
-             unit="percentunit", description="Accuracy on joined outcomes (time windows)."),
+        stat("Accuracy", query(f'min(driftd_performance{{{MW_LATEST}, metric="accuracy"}})'),
+             unit="percentunit",
+             description="Accuracy on joined outcomes in the latest closed window (time "
+                         "windows; it fills in as labels arrive)."),
         stat("Reference", query(f"max by (reference) (driftd_reference_info{{{M}}})",
                                 "{{reference}}"), text_mode="name",
              description="Version (SHA-256) of the reference profile the model is compared "
@@ -387,40 +420,82 @@ def model_drift() -> list[Json]:
                    description="Kolmogorov-Smirnov p-value per numeric column, before "
                                "correction; dashed: alpha. The KS statistic and the other "
                                "tests are on the column dashboard."),
+        per_interval(timeseries("Windows evaluated and drifted", query(
+            f"sum(increase(driftd_windows_evaluated_total{{{MW}}}[{INTERVAL}]))", "evaluated"),
+            query(f"max by (column) (increase(driftd_windows_drifted_total{{{MWC}}}"
+                  f"[{INTERVAL}]))", "{{column}} drifted"), w=24,
+            description="Windows closed and evaluated in each interval, and in how many of "
+                        "them each column drifted (by the test flagging it most). Every "
+                        "window counts once, also those that closed between two scrapes, "
+                        "which the panels above (latest window) cannot show; the drift "
+                        "alerts use these counters.")),
     ]
 
 
 def model_performance() -> list[Json]:
+    latest, matured = MW_LATEST, MW_MATURED
+    coverage_axis = [{"matcher": {"id": "byFrameRefID", "options": "C"},
+                      "properties": [{"id": "unit", "value": "percentunit"},
+                                     {"id": "custom.axisPlacement", "value": "right"},
+                                     {"id": "min", "value": 0}, {"id": "max", "value": 1}]}]
+    final = timeseries("Matured performance", query(
+        f"driftd_performance{{{matured}}}", "{{metric}}"),
+        query(f"driftd_performance_baseline{{{matured}}}", "{{metric}} baseline"),
+        query(f"driftd_label_coverage{{{matured}}}", "label coverage"), dashed="B",
+        description="Final performance of the latest matured window (its label horizon "
+                    "passed, so no outcome can still change it), its baselines (dashed) and "
+                    "its label coverage (right axis). Decay alerts read this window, or the "
+                    "latest closed one once enough of its labels are in.")
+    final["fieldConfig"]["overrides"] += coverage_axis
     return [
         timeseries("Performance vs baseline", query(
-            f"driftd_performance{{{MW}}}", "{{metric}}"),
-            query(f"driftd_performance_baseline{{{MW}}}", "{{metric}} baseline"),
-            dashed="B", description="Metrics on joined outcomes (time windows only) and the "
-                                    "baselines (dashed)."),
+            f"driftd_performance{{{latest}}}", "{{metric}}"),
+            query(f"driftd_performance_baseline{{{latest}}}", "{{metric}} baseline"),
+            dashed="B", description="Metrics on joined outcomes in the latest closed window "
+                                    "(time windows only; revised as its labels arrive) and "
+                                    "the baselines (dashed)."),
+        final,
         timeseries("Label-free estimate", query(
-            f"driftd_performance_estimated{{{MW}}}", "{{metric}} estimated"),
-            query(f"driftd_performance_baseline{{{MW}}} and driftd_performance_estimated"
-                  f"{{{MW}}}", "{{metric}} baseline"), dashed="B",
+            f"driftd_performance_estimated{{{latest}}}", "{{metric}} estimated"),
+            query(f"driftd_performance_baseline{{{latest}}} and driftd_performance_estimated"
+                  f"{{{latest}}}", "{{metric}} baseline"), dashed="B",
             description="Performance estimated from the prediction scores alone (assumes "
                         "calibrated scores), before outcomes arrive; dashed: baseline."),
         timeseries("Decay with confidence interval", query(
-            f"driftd_performance_decay{{{MW}}}", "{{metric}} decay"),
-            query(f"driftd_performance_decay_lower{{{MW}}}", "{{metric}} lower"),
-            query(f"driftd_performance_decay_upper{{{MW}}}", "{{metric}} upper"), dashed="BC",
-            description="How much worse than the baseline the window is (positive = worse), "
-                        "with its confidence interval; decay is detected when the whole "
-                        "interval exceeds the tolerance."),
-        timeseries("Label coverage", query(f"driftd_label_coverage{{{MW}}}", "coverage"),
+            f"driftd_performance_decay{{{latest}}}", "{{metric}} decay"),
+            query(f"driftd_performance_decay_lower{{{latest}}}", "{{metric}} lower"),
+            query(f"driftd_performance_decay_upper{{{latest}}}", "{{metric}} upper"),
+            dashed="BC",
+            description="How much worse than the baseline the latest closed window is "
+                        "(positive = worse), with its confidence interval; decay is detected "
+                        "when the whole interval exceeds the tolerance."),
+        timeseries("Label coverage", query(f"driftd_label_coverage{{{latest}}}", "latest"),
+                   query(f"driftd_label_coverage{{{matured}}}", "matured"),
                    unit="percentunit", min=0, max=1,
-                   description="Share of the window's predictions whose outcome has joined."),
+                   description="Share of the window's predictions whose outcome has joined: "
+                               "the latest closed window, and the latest matured one."),
+        timeseries("Matured window lag", query(
+            f"time() - driftd_window_matured_end_timestamp_seconds{{{MW}}}", "matured"),
+            query(f"time() - driftd_window_end_timestamp_seconds{{{MW}}}", "latest"),
+            unit="s", description="Seconds from the end of the latest matured window, and of "
+                                  "the latest closed one, to now: how far final performance "
+                                  "lags (about the label horizon)."),
         timeseries("Label delay", *(query(
             f"histogram_quantile({q}, sum by (le) (rate(driftd_label_delay_seconds_bucket"
             f"{{{M}}}[{RATE}])))", f"p{round(q * 100)}") for q in (0.5, 0.9, 0.99)), unit="s",
             description="Time from a prediction's event time to its outcome's, for the "
                         "outcomes joined in each interval (no value while none join)."),
-        timeseries("Labels joined/s", query(
-            f"sum(rate(driftd_labels_matched_total{{{M}}}[{RATE}]))", "joined"), unit="cps",
-            description="Outcomes joined to their prediction per second."),
+        timeseries("Labels joined and dropped/s", query(
+            f"sum(rate(driftd_labels_matched_total{{{M}}}[{RATE}]))", "joined"),
+            *(query(or_zero(f"sum(rate(driftd_{name}_total{{{M}}}[{RATE}]))",
+                            f"sum(rate(driftd_labels_matched_total{{{M}}}[{RATE}]))"), legend)
+              for name, legend in (("outcomes_late", "late (not joined)"),
+                                   ("labels_after_horizon", "after the horizon"))),
+            unit="cps",
+            description="Outcomes joined to their prediction per second, and outcomes left "
+                        "out: late for their partition's watermark, or further from their "
+                        "prediction than label_ttl_seconds (after) or orphan_ttl_seconds "
+                        "(before)."),
     ]
 
 
