@@ -78,6 +78,9 @@ def path_problems(config: Config) -> list[str]:
     checkpoint = config.checkpoint.path
     if checkpoint is not None:
         problems += _located("checkpoint.path", _checkpoint_problem(checkpoint))
+    if config.results.path is not None:
+        problems += _located("results.path",
+                             _checkpoint_problem(config.results.path, "results.jsonl"))
     return problems
 
 
@@ -127,13 +130,13 @@ def _ca_problem(path: Path) -> str | None:
     return None
 
 
-def _checkpoint_problem(path: Path) -> str | None:
-    """The checkpoint store creates missing parent directories: the nearest existing
-    ancestor must be a directory it can write in."""
+def _checkpoint_problem(path: Path, example: str = "driftd.sqlite") -> str | None:
+    """The checkpoint store (and the results file) create missing parent directories:
+    the nearest existing ancestor must be a directory it can write in."""
     if str(path) == ":memory:":
         return None
     if path.is_dir():
-        return f"is a directory (give a file in it, e.g. {path / 'driftd.sqlite'}): {path}"
+        return f"is a directory (give a file in it, e.g. {path / example}): {path}"
     if path.exists() and not path.is_file():
         return f"not a regular file: {path}"
     ancestor = path.parent

@@ -221,6 +221,20 @@ CASES = [
     Case("SASL without a mechanism", "sources.0.security: protocol SASL_* needs "
          "sasl_mechanism", lambda raw, _: raw.update(sources=[
              {**kafka_source(), "security": {"protocol": "SASL_SSL"}}])),
+    Case("results topic without a kafka source", "results.kafka_topic: needs a kafka "
+         "source to publish through", lambda raw, _: raw.update(
+             results={"kafka_topic": "driftd.results"})),
+    Case("results max_bytes zero", "results.max_bytes: Input should be greater than 0",
+         lambda raw, _: raw.update(results={"path": "results.jsonl", "max_bytes": 0})),
+    Case("negative results backups", "results.backups: Input should be greater than or "
+         "equal to 0", lambda raw, _: raw.update(results={"backups": -1})),
+    Case("unknown results field", "results.rotate: Extra inputs are not permitted",
+         lambda raw, _: raw.update(results={"rotate": True})),
+    Case("results path is a directory", "results.path: is a directory (give a file in "
+         "it, e.g. {etc}/profiles/results.jsonl): {etc}/profiles",
+         lambda raw, _: raw.update(results={"path": "profiles"})),
+    Case("results parent is a file", "results.path: not a directory: {etc}/events.jsonl",
+         lambda raw, _: raw.update(results={"path": "events.jsonl/results.jsonl"})),
 ]
 
 

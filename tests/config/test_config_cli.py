@@ -237,7 +237,7 @@ def test_show_prints_the_effective_config(
     assert code == 0
     assert list(shown) == [
         "models", "sources", "http", "evaluation", "checkpoint", "logging", "alerts",
-        "ingest", "shutdown_grace_seconds",
+        "ingest", "results", "shutdown_grace_seconds",
     ]  # fmt: skip
     assert shown["http"]["address"] == "0.0.0.0:9200"
     assert shown["http"]["max_connections"] == 64

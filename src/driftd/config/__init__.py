@@ -42,6 +42,7 @@ from driftd.config.service import (
     HttpConfig,
     IngestConfig,
     LoggingConfig,
+    ResultsConfig,
 )
 from driftd.config.sources import (
     DemoSourceConfig,
@@ -84,6 +85,7 @@ __all__ = [
     "ModelAlertsConfig",
     "ModelConfig",
     "PerformanceConfig",
+    "ResultsConfig",
     "Role",
     "Severity",
     "SourceConfig",

@@ -130,9 +130,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             {**s, "path": resolve(s["path"])} if isinstance(s, dict) and "path" in s else s
             for s in result["sources"]
         ]
-    checkpoint = result.get("checkpoint")
-    if isinstance(checkpoint, dict) and checkpoint.get("path"):
-        result["checkpoint"] = {**checkpoint, "path": resolve(checkpoint["path"])}
+    for section in ("checkpoint", "results"):
+        settings = result.get(section)
+        if isinstance(settings, dict) and settings.get("path"):
+            result[section] = {**settings, "path": resolve(settings["path"])}
     return result
 
 

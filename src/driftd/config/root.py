@@ -14,6 +14,7 @@ from driftd.config.service import (
     HttpConfig,
     IngestConfig,
     LoggingConfig,
+    ResultsConfig,
 )
 from driftd.config.sources import KafkaSourceConfig, SourceConfig
 
@@ -29,6 +30,7 @@ class Config(_Frozen):
     logging: LoggingConfig = LoggingConfig()
     alerts: AlertsConfig = AlertsConfig()
     ingest: IngestConfig = IngestConfig()
+    results: ResultsConfig = ResultsConfig()
     shutdown_grace_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("models")
@@ -51,6 +53,18 @@ class Config(_Frozen):
         ]
         if unknown:  # raised with their field paths, one line each
             raise ValidationError.from_exception_data("Config", unknown)
+        return self
+
+    @model_validator(mode="after")
+    def _results_topic_has_a_kafka_source(self) -> Config:
+        # The results producer connects with the first Kafka source's settings.
+        if self.results.kafka_topic is not None and not any(
+                isinstance(source, KafkaSourceConfig) for source in self.sources):
+            raise ValidationError.from_exception_data("Config", [InitErrorDetails(
+                type=PydanticCustomError(
+                    "kafka_source_needed", "needs a kafka source to publish through (its "
+                    "bootstrap_servers and security are used)"),
+                loc=("results", "kafka_topic"), input=self.results.kafka_topic)])
         return self
 
     def model(self, name: str) -> ModelConfig:

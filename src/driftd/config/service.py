@@ -80,6 +80,28 @@ class CheckpointConfig(_Frozen):
     interval_seconds: float = Field(default=30.0, gt=0)
 
 
+class ResultsConfig(_Frozen):
+    """The results history: every window result and each revision of it, appended.
+
+    Off unless ``path`` or ``kafka_topic`` is set (``--dump-results`` is separate).
+    """
+
+    path: Path | None = Field(
+        default=None,
+        description="JSON lines file the results are appended to (directories created); "
+        "rotated to path.1, path.2...")
+    max_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0,
+        description="A file holding this much is rotated at the next checkpoint (on the "
+        "next write without a checkpoint path).")
+    backups: int = Field(default=5, ge=0, description="Rotated files kept; the oldest "
+                         "is deleted. 0 keeps only the current file.")
+    kafka_topic: str | None = Field(
+        default=None, min_length=1, max_length=249,
+        description="Also publish each result to this topic, keyed by model, through the "
+        "first Kafka source's connection (at least once: header driftd-key de-duplicates).")
+
+
 class EvaluationConfig(_Frozen):
     interval_seconds: float = Field(default=10.0, gt=0)
 

@@ -1,4 +1,4 @@
-"""Kafka: the consumer source, the dead-letter producer, the broker probe and the publisher.
+"""Kafka: the consumer source, the dead-letter and results producers, the probe, the publisher.
 
 The `driftd.sources.kafka` package is the only one that imports kafka-python. The
 consumer is used by the main thread only (kafka-python clients are not thread-safe); the
@@ -8,8 +8,8 @@ right after writing it, asynchronously (the checkpoint is the source of truth; t
 only informs lag tools), so a broker outage never blocks the main loop on it.
 
 One module per concept: ``options`` (client options, error texts), ``bootstrap`` (SASL and
-TLS failures at bootstrap said clearly), ``consumer``, ``dead_letters``, ``probe`` and
-``publisher``.
+TLS failures at bootstrap said clearly), ``consumer``, ``dead_letters``, ``probe``,
+``publisher`` and ``results`` (the results-history topic).
 """
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ from driftd.sources.kafka.options import (
 )
 from driftd.sources.kafka.probe import BrokerProbe
 from driftd.sources.kafka.publisher import PUBLISH_LINGER_MS, KafkaPublisher, PublishError
+from driftd.sources.kafka.results import (
+    RESULTS_ATTEMPTS,
+    RESULTS_BACKOFF_SECONDS,
+    RESULTS_CLOSE_SECONDS,
+    RESULTS_HEADROOM,
+    RESULTS_MAX_BLOCK_MS,
+    RESULTS_MAX_BYTES,
+    RESULTS_OUTCOMES,
+    RESULTS_QUEUE_BYTES,
+    RESULTS_QUEUE_RECORDS,
+    ResultsTopic,
+)
 
 __all__ = [
     "CLOSE_TIMEOUT_MS",
@@ -52,6 +64,15 @@ __all__ = [
     "DEAD_LETTER_QUEUE_BYTES",
     "DEAD_LETTER_QUEUE_RECORDS",
     "PUBLISH_LINGER_MS",
+    "RESULTS_ATTEMPTS",
+    "RESULTS_BACKOFF_SECONDS",
+    "RESULTS_CLOSE_SECONDS",
+    "RESULTS_HEADROOM",
+    "RESULTS_MAX_BLOCK_MS",
+    "RESULTS_MAX_BYTES",
+    "RESULTS_OUTCOMES",
+    "RESULTS_QUEUE_BYTES",
+    "RESULTS_QUEUE_RECORDS",
     "BrokerProbe",
     "DeadLetters",
     "KafkaPublisher",
@@ -59,6 +80,7 @@ __all__ = [
     "KafkaUnreachable",
     "KafkaSource",
     "PublishError",
+    "ResultsTopic",
     "bootstrapped",
     "client_options",
     "describe_error",
