@@ -38,7 +38,8 @@ def batch(model: str, *timestamps: float) -> ModelBatch:
 
 
 def windows(daemon: Daemon, now: float) -> list[tuple[str, float | None]]:
-    return [(w.model, w.end) for w in daemon.monitor.evaluate(now).windows]
+    """The windows closed since the last call."""
+    return [(w.model, w.end) for w in daemon.monitor.results(now)]
 
 
 def test_a_topic_that_lists_its_models_is_waited_for_by_those_only(tmp_path: Path) -> None:
@@ -51,6 +52,6 @@ def test_a_topic_that_lists_its_models_is_waited_for_by_those_only(tmp_path: Pat
     daemon = two_models(tmp_path)
     daemon.assigned([("a", 0), ("b", 0), ("o", 0)])
     daemon.monitor.ingest("predictions", {"beta": batch("beta", 3.0, 21.0)}, "b[0]", now=1.0)
-    assert windows(daemon, now=1.0) == [("beta", 20.0)]
+    assert windows(daemon, now=1.0) == [("beta", 10.0)]  # [10, 20) holds no event
     daemon.monitor.ingest("predictions", {"alpha": batch("alpha", 5.0, 25.0)}, "a[0]", now=2.0)
-    assert windows(daemon, now=2.0) == [("alpha", 20.0), ("beta", 20.0)]
+    assert windows(daemon, now=2.0) == [("alpha", 10.0)]

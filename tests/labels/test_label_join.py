@@ -25,7 +25,7 @@ def binary_daemon(tmp_path: Path, **performance: Any) -> Daemon:
                         {"name": "score", "kind": "numeric", "role": "prediction"},
                         {"name": "label", "kind": "categorical", "role": "label"}],
             "windows": [{"name": "all", "type": "time", "duration_seconds": 1000,
-                         "slide_seconds": 100}],
+                         "slide_seconds": 100, "allowed_lateness_seconds": 600}],
             "performance": {"task": "binary", "prediction": "score", "label": "label",
                             "label_ttl_seconds": 50, "orphan_ttl_seconds": 50,
                             "score_bins": 1000, "baseline": {"accuracy": 0.9}, **performance},
@@ -39,20 +39,31 @@ def binary_daemon(tmp_path: Path, **performance: Any) -> Daemon:
     profile = build_profile("m", config.models[0].columns,
                             {"x": rng.normal(size=500), "score": rng.random(500)}, {},
                             rows=500, metadata={})
-    return Daemon(config, {"m": profile}, [], clock=lambda: 0.0)
+    return Daemon(config, {"m": profile}, [], clock=lambda: 0.0, keep_history=True)
 
 
 def send(daemon: Daemon, stream: str, events: list[dict[str, Any]], now: float) -> None:
     daemon._pipeline.ingest(RawBatch(stream, [orjson.dumps(e) for e in events]), now)
+    daemon._publish()
+
+
+def matured(daemon: Daemon, start: float, end: float) -> dict[str, Any]:
+    """The matured revision of the window [start, end) from the results history."""
+    assert daemon.history.records is not None
+    (record,) = [r for r in daemon.history.records
+                 if (r["start"], r["end"]) == (start, end) and r["matured"]]
+    performance: dict[str, Any] = record["performance"]
+    return performance
 
 
 def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) -> None:
     """Scenario: 2,000 predictions over 500 s; outcomes for 1,500 of them arrive late and
-    shuffled, 300 of those before their prediction (orphans that then join); 500 never
-    arrive and expire; 50 outcomes have no prediction at all and are orphaned.
+    shuffled (within the 600 s allowed lateness), 300 of those before their prediction
+    (orphans that then join); 500 never arrive and expire; 50 outcomes have no
+    prediction at all and are orphaned. Both streams then move on to 3,000 s.
 
-    Expected: accuracy, F1 and AUC of the window equal numpy on the joined pairs; label
-    coverage 1500/2000; matched, expired and orphaned counts exact.
+    Expected: accuracy, F1 and AUC of the matured window [1000, 2000) equal numpy on the
+    joined pairs; label coverage 1500/2000; matched, expired and orphaned counts exact.
     """
     daemon = binary_daemon(tmp_path)
     rng = np.random.default_rng(7)
@@ -76,29 +87,25 @@ def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) 
     send(daemon, "outcomes", [{"model": "m", "ts": 1200.0, "label": 1}], now=2.0)  # no id
     daemon._pipeline.ingest(RawBatch("outcomes", [b"{not json", b'{"model": "m", "id": "p1",'
                                                   b' "label": {"bad": 1}}']), 2.0)
-    assert daemon.labels is not None
-    daemon.labels.expire(now=100.0)  # every remaining prediction and orphan waited > 50 s
-    send(daemon, "predictions", [dict(predictions[0], id="late", ts=1700.0)], now=100.0)
+    # Both streams move on: the label clock passes every deadline and the window's horizon.
+    send(daemon, "predictions", [dict(predictions[0], id="tick", ts=3000.0)], now=3.0)
+    send(daemon, "outcomes", [{"model": "m", "id": "tock", "ts": 3000.0, "label": 1}], now=3.0)
     daemon.evaluate()
 
-    published = daemon.board.latest()
-    assert published is not None
-    (window,) = published.windows
-    perf = window.performance
-    assert perf is not None
+    perf = matured(daemon, 1000.0, 2000.0)
     joined = np.sort(labelled)
     said, truth = scores[joined] >= 0.5, labels[joined] == 1
     tp, fp = np.sum(said & truth), np.sum(said & ~truth)
     fn = np.sum(~said & truth)
-    assert perf.labeled == 1500 and perf.predictions == 2000
-    assert perf.coverage == pytest.approx(0.75)
-    assert perf.metrics["accuracy"] == pytest.approx(np.mean(said == truth), abs=1e-12)
-    assert perf.metrics["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-12)
+    assert perf["labeled"] == 1500 and perf["predictions"] == 2000
+    assert perf["coverage"] == pytest.approx(0.75)
+    assert perf["metrics"]["accuracy"] == pytest.approx(np.mean(said == truth), abs=1e-12)
+    assert perf["metrics"]["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-12)
     positives, negatives = scores[joined][truth], scores[joined][~truth]
     auc = (np.sum(positives[:, None] > negatives[None, :])
            + 0.5 * np.sum(positives[:, None] == negatives[None, :])) / (
         len(positives) * len(negatives))
-    assert perf.metrics["auc"] == pytest.approx(auc, abs=1e-12)  # 1000 bins hold 3 decimals
+    assert perf["metrics"]["auc"] == pytest.approx(auc, abs=1e-12)  # 1000 bins: 3 decimals
     snapshot = daemon.telemetry.snapshot()
     assert snapshot.join[("labels_matched", "m")] == 1500
     assert snapshot.join[("predictions_expired", "m")] == 500
@@ -108,6 +115,34 @@ def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) 
     assert buckets[1] == 0 and buckets[2] == buckets[-1] == 1500
     assert delay_sum == pytest.approx(1500 * 30.0)
     assert snapshot.invalid == {"malformed_json": 1, "wrong_type": 1}
+
+
+def test_outcomes_out_of_their_partitions_order_or_outside_the_horizon_do_not_count(
+        tmp_path: Path) -> None:
+    """Lateness 600 s, label horizon 50 s, orphan horizon 50 s. Outcomes: one 40 s after
+    its prediction (counts), one 60 s after (outside the horizon), one 70 s before
+    (outside the orphan horizon), and one whose time is 700 s older than its partition's
+    newest outcome (late: its window may have matured, so it never counts).
+
+    Expected: 1 matched, 2 after the horizon, 1 late; the window's coverage 1/4.
+    """
+    daemon = binary_daemon(tmp_path)
+    event = {"model": "m", "features": {"x": 0.0}, "prediction": 0.9}
+    send(daemon, "predictions", [dict(event, id=f"p{i}", ts=1000.0 + i) for i in range(4)],
+         now=0.0)
+    send(daemon, "outcomes", [{"model": "m", "id": "p0", "ts": 1040.0, "label": 1},
+                              {"model": "m", "id": "p1", "ts": 1061.0, "label": 1},
+                              {"model": "m", "id": "p2", "ts": 932.0, "label": 1},
+                              {"model": "m", "id": "x", "ts": 1800.0, "label": 1},
+                              {"model": "m", "id": "p3", "ts": 1003.0 + 40, "label": 1}],
+         now=1.0)
+    daemon._publish(finish=True)
+    snapshot = daemon.telemetry.snapshot()
+    assert snapshot.join[("labels_matched", "m")] == 1
+    assert snapshot.join[("labels_after_horizon", "m")] == 2
+    assert snapshot.join[("outcomes_late", "m")] == 1
+    perf = matured(daemon, 1000.0, 2000.0)
+    assert (perf["labeled"], perf["predictions"]) == (1, 4)
 
 
 def test_regression_rmse_and_mae_equal_numpy(tmp_path: Path) -> None:
@@ -126,23 +161,19 @@ def test_regression_rmse_and_mae_equal_numpy(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     profile = build_profile("r", config.models[0].columns, {"score": rng.normal(size=300)}, {},
                             rows=300, metadata={})
-    daemon = Daemon(config, {"r": profile}, [], clock=lambda: 0.0)
+    daemon = Daemon(config, {"r": profile}, [], clock=lambda: 0.0, keep_history=True)
     n = 1000
     pred, truth = rng.normal(size=n), rng.normal(size=n)
     send(daemon, "predictions", [{"model": "r", "id": f"q{i}", "ts": 500.0 + i * 0.1,
                                   "prediction": float(pred[i])} for i in range(n)], now=0.0)
     send(daemon, "outcomes", [{"model": "r", "id": f"q{i}", "ts": 900.0,
                                "label": float(truth[i])} for i in range(n)], now=1.0)
-    send(daemon, "predictions", [{"model": "r", "id": "tick", "ts": 1200.0,
-                                  "prediction": 0.0}], now=1.0)
-    daemon.evaluate()
-    published = daemon.board.latest()
-    assert published is not None
-    perf = published.windows[0].performance
-    assert perf is not None and perf.labeled == n
-    assert perf.metrics["rmse"] == pytest.approx(np.sqrt(np.mean((pred - truth) ** 2)))
-    assert perf.metrics["mae"] == pytest.approx(np.mean(np.abs(pred - truth)))
-    assert perf.decay["rmse"].decay == pytest.approx(perf.metrics["rmse"] - 1.0)
+    daemon._publish(finish=True)  # the end of the data: the window matures
+    perf = matured(daemon, 0.0, 1000.0)
+    assert perf["labeled"] == n
+    assert perf["metrics"]["rmse"] == pytest.approx(np.sqrt(np.mean((pred - truth) ** 2)))
+    assert perf["metrics"]["mae"] == pytest.approx(np.mean(np.abs(pred - truth)))
+    assert perf["decay"]["rmse"]["decay"] == pytest.approx(perf["metrics"]["rmse"] - 1.0)
 
 
 def test_demo_estimate_tracks_realized_accuracy_before_its_concept_drift() -> None:

@@ -22,6 +22,7 @@ from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.failures import Attempts, EvaluationError
 from driftd.monitor.layout import Layout
 from driftd.monitor.monitor import Monitor
+from driftd.monitor.results import ResultBoard
 from driftd.monitor.state import ModelState, WindowState
 from driftd.reference.build import build_profile
 from driftd.reference.profile import Profile
@@ -72,14 +73,15 @@ def corrupt_categories(state: ModelState, window: str, layout: Layout) -> ModelS
 def test_a_column_that_cannot_be_computed_leaves_the_rest_published_and_is_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Two models, each a count and a time window, 3,000 events each. Model a restarts
-    from a checkpoint whose count-window panes hold a negative count in column c.
+    """Two models, each a count and a time window, 3,000 events each (one a second).
+    Model a restarts from a checkpoint whose time-window panes hold a negative count in
+    column c.
 
-    Expected on two evaluations: every window of both models published; in a's count
-    window column c has no statistics and the result names the error, while x, score
-    and performance are there; driftd_evaluation_errors_total{model=a, window=last-1k,
-    part=c, reason=invalid_value} is 2, nothing else counted; the last evaluation
-    timestamp is the second one; the error is logged once, with its traceback.
+    Expected when the windows close: every window of both models published; in a's
+    time windows column c has no statistics and no decisions while x, score and
+    performance are there; driftd_evaluation_errors_total{model=a, window=10m, part=c,
+    reason=invalid_value} counts each of them, nothing else counted; the error is logged
+    once, with its traceback.
     """
     names = ("a", "b")
     profiles = {n: profile(n) for n in names}
@@ -88,34 +90,40 @@ def test_a_column_that_cannot_be_computed_leaves_the_rest_published_and_is_count
     for name in names:
         first.ingest("predictions", {name: batch(name, rng, 3000, 1000.0)}, "p0", now=1.0)
     states = first.state()
-    states["a"] = corrupt_categories(states["a"], "last-1k", first.models["a"].layout)
+    states["a"] = corrupt_categories(states["a"], "10m", first.models["a"].layout)
     telemetry = Telemetry()
     monitor = Monitor([model(n) for n in names], profiles, telemetry)
     assert monitor.restore(states, now=2.0) == {}
 
+    board = ResultBoard()
     with caplog.at_level(logging.ERROR, logger="driftd.monitor.failures"):
-        monitor.evaluate(now=10.0)
-        published = monitor.evaluate(now=20.0)
+        for name in names:  # one more step of the count windows
+            monitor.ingest("predictions", {name: batch(name, rng, 250, 4000.0)}, "p0", now=3.0)
+        results = monitor.results(10.0) + monitor.results(20.0, finish=True)
+        board.update(results, 20.0)
+    published = board.latest()
+    assert published is not None
 
     assert sorted((w.model, w.window) for w in published.windows) == [
         ("a", "10m"), ("a", "last-1k"), ("b", "10m"), ("b", "last-1k")]
-    broken = next(w for w in published.windows if (w.model, w.window) == ("a", "last-1k"))
-    assert broken.column("c").statistics == {} and broken.column("c").drift == {}
-    assert broken.column("x").statistics["psi"] >= 0
-    assert math.isfinite(broken.column("score").statistics["ks_statistic"])
-    assert broken.performance is not None and broken.performance.predictions == 1000
-    assert [(e.part, e.reason) for e in broken.errors] == [("c", "invalid_value")]
-    assert "cur_counts must be finite and non-negative" in broken.errors[0].detail
-    for window in published.windows:
-        if window is not broken:
-            assert window.errors == ()
+    broken = [w for w in results if w.errors]
+    assert len(broken) >= 50  # every window holding only corrupted panes, and more
+    for window in broken:
+        assert (window.model, window.window, window.revision) == ("a", "10m", 0)
+        assert window.column("c").statistics == {} and window.column("c").drift == {}
+        assert window.column("x").statistics["psi"] >= 0
+        assert math.isfinite(window.column("score").statistics["ks_statistic"])
+        assert window.performance is not None and window.performance.predictions > 0
+        assert [(e.part, e.reason) for e in window.errors] == [("c", "invalid_value")]
+        assert "cur_counts must be finite and non-negative" in window.errors[0].detail
+    for window in results:
+        if window not in broken and window.revision == 0:
             assert all(column.statistics for column in window.columns)
     snapshot = telemetry.snapshot()
-    assert snapshot.evaluation_errors == {("a", "last-1k", "c", "invalid_value"): 2}
-    assert snapshot.last_evaluation == 20.0
+    assert snapshot.evaluation_errors == {("a", "10m", "c", "invalid_value"): len(broken)}
     logged = [r for r in caplog.records if "not available" in r.getMessage()]
     assert len(logged) == 1 and logged[0].exc_info is not None
-    assert "model a window last-1k: column 'c' not available" in logged[0].getMessage()
+    assert "model a window 10m: column 'c' not available" in logged[0].getMessage()
 
 
 def test_performance_that_cannot_be_computed_leaves_the_columns_and_is_named() -> None:

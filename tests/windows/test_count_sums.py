@@ -76,14 +76,16 @@ def test_every_window_sums_exactly_its_events_over_many_slides(
 def test_a_restored_count_window_continues_to_the_same_bits(
     step: int, panes: int, events: list[tuple[float, float, float]], restart_at: int,
 ) -> None:
-    """One window reads every event; another is checkpointed after ``restart_at`` events,
-    restored into a new window, and reads the rest.
+    """One window reads every event in two batches cut after ``restart_at`` events;
+    another is checkpointed at the cut, restored into a new window, and reads the rest.
 
     Expected: both emit the same windows, tail sums identical to the last bit.
     """
     size, restart_at = panes * step, min(restart_at, len(events))
-    straight = CountWindow(size, step, slots=SLOTS, tails=TAILS)
-    want = straight.add(encoded(events), emit=True) if events else []
+    straight = CountWindow(size, step, slots=SLOTS, tails=TAILS)  # same batch cut, no restart
+    want = straight.add(encoded(events[:restart_at]), emit=True) if restart_at else []
+    if restart_at < len(events):
+        want += straight.add(encoded(events[restart_at:], restart_at), emit=True)
     first = CountWindow(size, step, slots=SLOTS, tails=TAILS)
     got = first.add(encoded(events[:restart_at]), emit=True) if restart_at else []
     meta, state = first.state()

@@ -6,7 +6,7 @@ import numpy as np
 
 from driftd.windows.count import CountWindow
 from driftd.windows.panes import Encoded
-from driftd.windows.time import TimeWindow
+from driftd.windows.time import TimedPane, TimeWindow
 
 SLOTS = 10
 
@@ -47,27 +47,36 @@ def test_count_window_is_empty_until_full_and_tumbles_when_step_equals_size() ->
     assert window.pending == 1
 
 
+def bounds(closed: list[TimedPane]) -> list[tuple[float, float]]:
+    return [(c.start, c.end) for c in closed]
+
+
 def test_time_window_assigns_events_by_their_own_time_in_any_order() -> None:
-    """duration 20 s, slide 10 s, no lateness: the window ends at the last closed pane."""
-    window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1)
-    assert window.latest() is None
-    late = window.add(encoded([1, 2, 3], [5.0, 12.0, 1.0]))
-    assert late == 0
-    window.add(encoded([4], [25.0]))  # watermark 25: panes [0,10) and [10,20) closed
-    latest = window.latest()
-    assert latest is not None and (latest.start, latest.end) == (0.0, 20.0)
-    assert latest.pane.counts.tolist() == counts([1, 2, 3]) and latest.pane.events == 3
+    """duration 20 s, slide 10 s, lateness 10 s: out-of-order events within the
+    lateness count, and windows close as the watermark passes their end."""
+    window = TimeWindow(20, 10, 10, slots=SLOTS, tails=1)
+    assert window.close() == []
+    late = window.add(encoded([1, 2, 3], [5.0, 12.0, 3.0]))
+    assert not late.any()  # 3.0 is 9 s older than 12.0: within the lateness
+    assert window.close() == []  # watermark 2
+    window.add(encoded([4], [25.0]))  # watermark 15: the window ending at 10 closes
+    assert bounds(window.close()) == [(-10.0, 10.0)]
+    window.add(encoded([5], [35.0]))  # watermark 25: [0, 20) closes
+    closed = window.close()
+    assert bounds(closed) == [(0.0, 20.0)]
+    assert closed[0].pane.counts.tolist() == counts([1, 2, 3]) and closed[0].pane.events == 3
+    assert window.close() == []  # each window once
 
 
 def test_time_window_counts_late_events_and_keeps_them_out() -> None:
     window = TimeWindow(20, 10, 5, slots=SLOTS, tails=1)
-    window.add(encoded([1], [31.0]))  # watermark 26: panes before [20,30) are closed
-    late = window.add(encoded([2, 3], [19.0, 22.0]))  # 19 is in a closed pane
-    assert late == 1
-    window.add(encoded([4], [45.0]))  # watermark 40: window [20, 40)
-    latest = window.latest()
-    assert latest is not None and (latest.start, latest.end) == (20.0, 40.0)
-    assert latest.pane.counts.tolist() == counts([1, 3])
+    window.add(encoded([1], [31.0]))  # stream time 31, lateness 5: older than 26 is late
+    late = window.add(encoded([2, 3], [22.0, 27.0]))
+    assert late.tolist() == [True, False]
+    window.add(encoded([4], [45.0]))  # watermark 40: windows up to [20, 40)
+    closed = window.close()
+    assert bounds(closed) == [(10.0, 30.0), (20.0, 40.0)]
+    assert closed[-1].pane.counts.tolist() == counts([1, 3])
 
 
 def test_time_window_result_does_not_depend_on_arrival_order_within_lateness() -> None:
@@ -80,10 +89,9 @@ def test_time_window_result_does_not_depend_on_arrival_order_within_lateness() -
         for chunk in np.array_split(order, 7):
             window.add(encoded([values[i] for i in chunk], ts[chunk].tolist()))
         window.add(encoded([0], [300.0]))  # watermark 100: window [0, 100) is complete
-        latest = window.latest()
-        assert latest is not None
-        results.append(latest)
-    assert (results[0].start, results[0].end) == (0.0, 100.0)
+        closed = [c for c in window.close() if (c.start, c.end) == (0.0, 100.0)]
+        results += closed
+    assert len(results) == 2
     assert results[0].pane.events == results[1].pane.events == 500
     assert results[0].pane.counts.tolist() == results[1].pane.counts.tolist() == counts(values)
 
@@ -92,7 +100,8 @@ def test_time_window_memory_is_bounded_by_duration_and_lateness() -> None:
     window = TimeWindow(30, 10, 0, slots=SLOTS, tails=1)
     for second in range(0, 10_000, 5):
         window.add(encoded([1], [float(second)]))
-    assert len(window._open) <= 30 // 10 + 1
+        window.close()
+    assert len(window._panes) <= 30 // 10 + 1
 
 
 def test_time_window_waits_for_every_assigned_partition() -> None:
@@ -100,22 +109,21 @@ def test_time_window_waits_for_every_assigned_partition() -> None:
     and the window closes only once b has caught up."""
     window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=60)
     window.watermark.expect(["a", "b"], now=0.0)
-    assert window.add(encoded([1, 2], [5.0, 55.0]), "a", now=0.0) == 0
-    assert window.latest() is None  # b has not spoken yet
-    assert window.add(encoded([3, 4], [6.0, 25.0]), "b", now=1.0) == 0
-    latest = window.latest()
-    assert latest is not None and (latest.start, latest.end) == (0.0, 20.0)
-    assert latest.pane.counts.tolist() == counts([1, 3])
+    assert not window.add(encoded([1, 2], [5.0, 55.0]), "a", now=0.0).any()
+    assert window.close() == []  # b has not spoken yet
+    assert not window.add(encoded([3, 4], [6.0, 25.0]), "b", now=1.0).any()
+    closed = window.close()
+    assert bounds(closed) == [(-10.0, 10.0), (0.0, 20.0)]
+    assert closed[-1].pane.counts.tolist() == counts([1, 3])
 
 
 def test_a_silent_partition_stops_holding_the_watermark_after_its_idle_timeout() -> None:
     window = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=30)
     window.watermark.expect(["a", "b"], now=0.0)
-    window.add(encoded([1], [45.0]), "a", now=1.0)
-    assert window.latest() is None
+    window.add(encoded([1, 2], [15.0, 45.0]), "a", now=1.0)
+    assert window.close() == []
     window.advance(now=30.5)  # b never spoke within 30 s; a spoke 29.5 s ago
-    latest = window.latest()
-    assert latest is not None and latest.end == 40.0
+    assert bounds(window.close()) == [(0.0, 20.0), (10.0, 30.0)]
 
 
 def test_a_restored_window_remembers_which_partitions_already_reached_their_end() -> None:
@@ -125,11 +133,12 @@ def test_a_restored_window_remembers_which_partitions_already_reached_their_end(
     window.watermark.expect(["a", "b"], now=0.0)
     window.add(encoded([1], [55.0]), "a", now=0.0)
     window.add(encoded([2], [12.0]), "b", now=0.0)
+    assert window.close() == []  # b has not passed 20 yet
     meta, panes = window.state()
     restored = TimeWindow(20, 10, 0, slots=SLOTS, tails=1, idle_seconds=60)
     restored.restore(meta, panes, now=100.0)
     restored.watermark.expect(["a", "b"], now=100.0)  # the partitions come back
     restored.add(encoded([3, 4], [25.0, 45.0]), "b", now=101.0)
-    latest = restored.latest()
-    assert latest is not None and (latest.start, latest.end) == (20.0, 40.0)
-    assert latest.pane.counts.tolist() == counts([3])
+    closed = restored.close()
+    assert bounds(closed) == [(0.0, 20.0), (10.0, 30.0), (20.0, 40.0)]
+    assert closed[-1].pane.counts.tolist() == counts([3])

@@ -40,7 +40,8 @@ def register(commands: Any) -> None:
                      help="exit once every source is read to its end (a JSONL replay, or "
                      "Kafka partitions caught up)")
     run.add_argument("--dump-results", type=Path, metavar="FILE",
-                     help="write the final evaluation as JSON to FILE at shutdown")
+                     help="write every window result (the history) and the latest ones as "
+                     "JSON to FILE at shutdown")
     run.set_defaults(handler=handle_run)
 
 
@@ -90,7 +91,7 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
         print(f"driftd: cannot start: {error}", file=sys.stderr)
         return 2
     daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained,
-                    extras=extras)
+                    extras=extras, keep_history=dump_results is not None)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
                                                                        or str(num)))
@@ -111,9 +112,11 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
 
 
 def final_report(daemon: Daemon) -> dict[str, Any]:
-    """The last evaluation and the ingest counters, as written by --dump-results."""
+    """Every window result in order (``history``), the latest closed and matured
+    window per (model, window), and the ingest counters, as written by --dump-results."""
     snapshot = daemon.telemetry.snapshot()
     return {**published_to_json(daemon.board.latest()),
+            "history": daemon.history.records or [],
             "events": {f"{stream}/{model}": n for (stream, model), n in snapshot.events.items()},
             "invalid": dict(snapshot.invalid),
             "late": {f"{model}/{window}": n for (model, window), n in snapshot.late.items()},
@@ -136,7 +139,6 @@ def build_extras(config: Config) -> Extras:
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # kafka-python logs every reconnect attempt (many a second during an outage) as an
     # error; driftd reports outages itself (readiness, driftd_source_up, one log line).
     logging.getLogger("kafka").setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ from functools import cached_property, partial
 import numpy as np
 import numpy.typing as npt
 
-from driftd.config import ModelConfig, TestConfig
+from driftd.config import ColumnConfig, ModelConfig, TestConfig
 from driftd.monitor.failures import Attempts
 from driftd.monitor.layout import ColumnSlots, Layout, NumericSlots
 from driftd.monitor.results import ColumnResult, WindowResult
@@ -31,6 +31,8 @@ _THRESHOLD_STAT = {"psi": "psi", "ks": "ks_statistic", "chi2": "chi2_statistic",
                    "js": "js_distance", "wasserstein": "wasserstein"}
 _PVALUE_STAT = {"psi": "psi_pvalue", "ks": "ks_pvalue", "chi2": "chi2_pvalue",
                 "missing": "missing_pvalue"}
+_NUMERIC_TESTS = ("psi", "ks", "js", "wasserstein", "missing")
+_CATEGORICAL_TESTS = ("psi", "chi2", "js", "missing")
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,23 +69,27 @@ class Evaluator:
         attempts: Attempts | None = None,
     ) -> WindowResult:
         """The window's result; a column or performance metric that cannot be computed
-        is left out, and recorded in ``attempts`` and the result's ``errors``."""
+        is left out, and recorded in ``attempts`` and the result's ``errors``. A pane
+        without bucket counts (a revision: float sums only) gives performance only."""
         attempts = Attempts() if attempts is None else attempts
-        statistics = [attempts.run(ref.slots.column.name,
-                                   partial(self._column_statistics, ref, pane), dict[str, float]())
-                      for ref in self._references]
-        drift = self._decide(statistics, thresholds=pane.events >= self._min_events)
-        columns = tuple(
-            ColumnResult(ref.slots.column.name, ref.slots.column.kind, ref.slots.column.role,
-                         stats, flags)
-            for ref, stats, flags in zip(self._references, statistics, drift, strict=True)
-        )
+        columns = self._columns(pane, attempts) if pane.counts.size else ()
         perf = self.layout.performance
         performance = (perf.evaluate(pane.tails[perf.offset:perf.offset + perf.size], attempts)
                        if perf is not None else None)
         return WindowResult(self.model.name, self.model.version, self.layout.profile.version,
                             window, pane.events, start, end, columns, performance,
                             attempts.errors)
+
+    def _columns(self, pane: Pane, attempts: Attempts) -> tuple[ColumnResult, ...]:
+        statistics = [attempts.run(ref.slots.column.name,
+                                   partial(self._column_statistics, ref, pane), dict[str, float]())
+                      for ref in self._references]
+        drift = self._decide(statistics, thresholds=pane.events >= self._min_events)
+        return tuple(
+            ColumnResult(ref.slots.column.name, ref.slots.column.kind, ref.slots.column.role,
+                         stats, flags)
+            for ref, stats, flags in zip(self._references, statistics, drift, strict=True)
+        )
 
     def _column_statistics(self, ref: _Reference, pane: Pane) -> dict[str, float]:
         slots, prepared = ref.slots, ref.prepared
@@ -138,6 +144,20 @@ class Evaluator:
             null = self._nulls[key] = psi_null_distribution(
                 ref.prepared.bin_counts, n_cur, resamples=test.bootstrap_resamples, seed=self._seed)
         return bootstrap_pvalue(value, null)
+
+    def decided_tests(self, column: ColumnConfig) -> list[str]:
+        """The tests that decide drift for ``column`` (enabled, with a decision rule,
+        applicable to its kind)."""
+        applicable = _NUMERIC_TESTS if column.kind == "numeric" else _CATEGORICAL_TESTS
+        found = []
+        for test in applicable:
+            config = self.model.test_for(column, test)
+            if not config.enabled or config.decision == "none":
+                continue
+            if (config.decision == "pvalue" and test in _PVALUE_STAT) or (
+                    config.decision == "threshold" and config.threshold is not None):
+                found.append(test)
+        return found
 
     def _decide(self, statistics: list[dict[str, float]], *,
                 thresholds: bool) -> list[dict[str, bool]]:

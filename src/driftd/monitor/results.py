@@ -1,16 +1,17 @@
 """Published evaluation results: immutable values handed from the evaluator to readers.
 
-The scheduler thread builds a new ``Published`` on every evaluation and swaps it into a
-``ResultBoard``; HTTP threads read whatever is on the board at scrape time and never see
-a half-built result.
+The main thread evaluates windows as they close (and revises them as labels arrive);
+the ``ResultBoard`` swaps in a new immutable ``Published`` with the latest window per
+(model, window) after each batch of results; HTTP threads read whatever is on the board
+at scrape time and never see a half-built result.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from driftd.monitor.failures import EvaluationError
@@ -62,6 +63,13 @@ class WindowResult:
     performance: PerformanceResult | None = None
     # Parts that could not be computed (left out above), with the reason.
     errors: tuple[EvaluationError, ...] = ()
+    # 0 when the window closed (drift statistics, performance so far); each later one
+    # revises its performance as labels arrive, the last once its label horizon passed.
+    revision: int = 0
+    matured: bool = False
+    # Count windows: how many windows of this name completed before this one.
+    sequence: int | None = None
+    evaluated_at: float | None = None  # processing time of this revision
 
     def column(self, name: str) -> ColumnResult:
         for result in self.columns:
@@ -72,10 +80,13 @@ class WindowResult:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """Everything one evaluation produced, stamped with when it ran (Unix seconds)."""
+    """What Prometheus shows, stamped with when it was last updated (Unix seconds):
+    per (model, window) the latest closed window (with its latest revision), and the
+    latest matured one (label horizon passed, performance final)."""
 
     evaluated_at: float
     windows: tuple[WindowResult, ...] = field(default_factory=tuple)
+    matured: tuple[WindowResult, ...] = field(default_factory=tuple)
 
 
 class ResultBoard:
@@ -84,22 +95,55 @@ class ResultBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: Published | None = None
+        self._closed: dict[tuple[str, str], WindowResult] = {}
+        self._matured: dict[tuple[str, str], WindowResult] = {}
 
     def publish(self, published: Published) -> None:
+        """Replace what is shown."""
         with self._lock:
             self._latest = published
+            self._closed = {(w.model, w.window): w for w in published.windows}
+            self._matured = {(w.model, w.window): w for w in published.matured}
+
+    def update(self, results: Sequence[WindowResult], now: float) -> None:
+        """Show ``results`` (in the order they were produced): a closed window replaces
+        the one shown for its (model, window); a revision of the window shown updates
+        its performance; a matured one replaces the matured window shown."""
+        with self._lock:
+            for result in results:
+                key = (result.model, result.window)
+                shown = self._closed.get(key)
+                if result.revision == 0:
+                    self._closed[key] = result
+                elif shown is not None and (shown.start, shown.end) == (result.start, result.end):
+                    self._closed[key] = replace(
+                        shown, performance=result.performance, revision=result.revision,
+                        matured=result.matured, evaluated_at=result.evaluated_at)
+                if result.matured:
+                    self._matured[key] = result
+            self._latest = Published(now, tuple(self._closed.values()),
+                                     tuple(self._matured.values()))
 
     def latest(self) -> Published | None:
         with self._lock:
             return self._latest
 
 
+def window_record(result: WindowResult) -> dict[str, Any]:
+    """A result as one strict-JSON object of the results history."""
+    record: dict[str, Any] = finite_json(asdict(result))
+    if result.performance is not None:
+        record["performance"]["coverage"] = finite_json(result.performance.coverage)
+    return record
+
+
 def published_to_json(published: Published | None) -> dict[str, Any]:
     """A JSON-ready copy of a ``Published`` (non-finite numbers become null)."""
     if published is None:
         return {"evaluated_at": None, "windows": []}
-    finite: dict[str, Any] = finite_json(asdict(published))
-    return finite
+    return {"evaluated_at": published.evaluated_at,
+            "windows": [window_record(w) for w in published.windows],
+            "matured": [window_record(w) for w in published.matured]}
 
 
 def finite_json(value: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from driftd.windows.panes import Pane
 
@@ -20,7 +20,9 @@ class WindowState:
 
 @dataclass(frozen=True, slots=True)
 class ModelState:
-    """A model's windows, and the profile version they were built against."""
+    """A model's windows and label clock, and the profile version they were built
+    against."""
 
     reference: str
     windows: Mapping[str, WindowState]
+    clock: Mapping[str, float] = field(default_factory=dict)  # the label clock's state

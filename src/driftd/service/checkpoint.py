@@ -53,6 +53,8 @@ class Checkpoint:
     created_at: float
     offsets: Offsets
     models: Mapping[str, ModelState] = field(default_factory=dict)
+    # Positions of outputs written with the state (e.g. the results file), by name.
+    outputs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 class CheckpointError(Exception):
@@ -125,11 +127,14 @@ class CheckpointStore:
             return None
         try:
             panes = {(m, w, n): _decode_pane(c, t, e) for m, w, n, c, t, e in pane_rows}
-            models = _models(json.loads(row[1]), panes)
-        except (ValueError, KeyError, TypeError, zlib.error) as error:
+            meta = json.loads(row[1])
+            models = _models(meta, panes)
+            outputs = {str(k): {str(n): float(x) for n, x in v.items()}
+                       for k, v in meta.get("outputs", {}).items()}
+        except (ValueError, KeyError, TypeError, AttributeError, zlib.error) as error:
             raise CheckpointError(f"{self.path}: damaged checkpoint: {error}") from None
         self._written = {key: (pane, pane.version) for key, pane in panes.items()}
-        return Checkpoint(float(row[0]), offset_map, models)
+        return Checkpoint(float(row[0]), offset_map, models, outputs)
 
     def commit(self) -> None:
         """Commit the label-join stores' open transaction without a checkpoint (used
@@ -258,12 +263,14 @@ def _decode_pane(counts: bytes, tails: bytes, events: int) -> Pane:
 
 def _meta(checkpoint: Checkpoint) -> str:
     models: dict[str, Any] = {
-        name: {"reference": model.reference, "windows": {
+        name: {"reference": model.reference, "clock": dict(model.clock), "windows": {
             w: {"fingerprint": window.fingerprint, "meta": dict(window.meta),
                 "panes": sorted(window.panes)}
             for w, window in model.windows.items()}}
         for name, model in checkpoint.models.items()}
-    return json.dumps({"format": FORMAT, "models": models}, sort_keys=True)
+    return json.dumps({"format": FORMAT, "models": models,
+                       "outputs": {k: dict(v) for k, v in checkpoint.outputs.items()}},
+                      sort_keys=True)
 
 
 def _models(meta: dict[str, Any], panes: Mapping[_PaneKey, Pane]) -> dict[str, ModelState]:
@@ -273,6 +280,6 @@ def _models(meta: dict[str, Any], panes: Mapping[_PaneKey, Pane]) -> dict[str, M
         name: ModelState(model["reference"], {
             w: WindowState(window["fingerprint"], window["meta"],
                            {n: panes[(name, w, n)] for n in window["panes"]})
-            for w, window in model["windows"].items()})
+            for w, window in model["windows"].items()}, model.get("clock", {}))
         for name, model in meta["models"].items()
     }

@@ -1,12 +1,16 @@
 """The daemon: composition of the parts, run loop and ordered shutdown.
 
 startup (restore checkpoint, HTTP, broker probe; then connect the sources, retrying
-through an outage, subscribe, scheduler) -> main loop (poll -> decode -> ingest ->
-acknowledge, checkpoint when due, on the main thread) -> shutdown (stop
-polling, final evaluation, checkpoint, commit, close), each step logged. Signal handlers
-only call ``request_stop``; the loop has one exit condition. A main loop that raised
-skips the final evaluation and every checkpoint after it (the state may hold part of a
-batch whose offsets were never acknowledged) and exits 1: the last good checkpoint stands.
+through an outage, subscribe) -> main loop (poll -> decode -> ingest -> publish the
+windows the batch closed -> acknowledge; every evaluation interval the wall-clock work:
+idleness, label revisions, expiry; checkpoint when due; all on the main thread) ->
+shutdown (stop polling, publish revisions due, checkpoint open windows, commit, close),
+each step logged. At the end of the data (every source exhausted, or drained with
+``exit_when_drained``) the state is checkpointed first, then every open window is closed
+and published: a later run resumes the open windows, not the closed ones. Signal
+handlers only call ``request_stop``; the loop has one exit condition. A main loop that
+raised skips every checkpoint after it (the state may hold part of a batch whose
+offsets were never acknowledged) and exits 1: the last good checkpoint stands.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Protocol
 
@@ -29,9 +34,9 @@ from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import Checkpoint, CheckpointStore
 from driftd.service.health import Health
+from driftd.service.history import History, ResultsSink
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
-from driftd.service.scheduler import Scheduler
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
 from driftd.sources.base import OffsetSource, Source, SourceSetupError, SourceUnavailable
@@ -61,10 +66,11 @@ class BrokerStatus(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Extras:
-    """Optional parts: checkpoint store, dead-letter sink, broker probe."""
+    """Optional parts: checkpoint store, dead-letter sink, results sinks, broker probe."""
 
     store: CheckpointStore | None = None
     dead_letters: DeadLetterSink | None = None
+    results: Mapping[str, ResultsSink] = dataclass_field(default_factory=dict)
     probe: BrokerStatus | None = None
     probe_name: str = "kafka"
     probe_timeout_seconds: float = 300.0
@@ -76,7 +82,7 @@ class Daemon:
     def __init__(
         self, config: Config, profiles: Mapping[str, Profile], sources: Sequence[Source], *,
         clock: Callable[[], float] = time.time, exit_when_drained: bool = False,
-        extras: Extras | None = None,
+        extras: Extras | None = None, keep_history: bool = False,
     ) -> None:
         self.config, self._clock = config, clock
         self._sources = list(sources)
@@ -89,7 +95,8 @@ class Daemon:
         self._offsets: dict[tuple[str, int], int] = {}
         self._streams = {t.name: t.stream for s in config.sources
                          if isinstance(s, KafkaSourceConfig) for t in s.topics}
-        self._next_checkpoint = 0.0
+        self._next_checkpoint = self._next_tick = 0.0
+        self._finished = False  # the end of the data closed every window
         self.telemetry = Telemetry()
         for model in config.models:
             self.telemetry.expect_events("predictions", model.name)
@@ -97,6 +104,12 @@ class Daemon:
                 self.telemetry.expect_events("outcomes", model.name)
         self.board = ResultBoard()
         self.monitor = Monitor(config.models, profiles, self.telemetry)
+        for name, model_monitor in self.monitor.models.items():
+            for window in model_monitor.windows:
+                self.telemetry.expect_windows(name, window, model_monitor.drift_tests(),
+                                              model_monitor.decay_metrics())
+        self.history = History(self.board, self.telemetry, self._extras.results,
+                               keep=keep_history)
         self.health = Health(["sources"] + (["broker"] if self._extras.probe else []))
         # The label join keeps its stores in the checkpoint database (in memory without one).
         self._join_store = self._extras.store
@@ -119,8 +132,6 @@ class Daemon:
                                    idle_timeout_seconds=config.http.idle_timeout_seconds,
                                    write_timeout_seconds=config.http.write_timeout_seconds,
                                    max_request_head_bytes=config.http.max_request_head_bytes))
-        self._scheduler = Scheduler()
-        self._evaluating = threading.Lock()
 
     # -- control -------------------------------------------------------------------------
 
@@ -155,10 +166,28 @@ class Daemon:
         return self.exit_code
 
     def evaluate(self) -> None:
-        # One at a time: a scheduled evaluation that started before the final one must
-        # not publish its older windows after it (a replay's dump showed them).
-        with self._evaluating:
-            self.board.publish(self.monitor.evaluate(self._clock()))
+        """The wall-clock work of an evaluation interval: idleness may close windows,
+        windows whose labels changed get a revision, the label stores are emptied of
+        what can no longer count."""
+        now = self._clock()
+        self._next_tick = now + self.config.evaluation.interval_seconds
+        self._publish(revise=True)
+        if self.labels is not None:
+            self.labels.expire()
+        self.telemetry.mark_evaluation(now)
+
+    def _publish(self, *, revise: bool = False, finish: bool = False) -> None:
+        now = self._clock()
+        self.history.publish(self.monitor.results(now, revise=revise, finish=finish), now)
+
+    def _finish(self) -> None:
+        """End of the data: checkpoint the open windows, then close and publish them."""
+        if self._finished or self._crashed:
+            return
+        self._final_checkpoint()
+        self._finished = True
+        self._publish(finish=True)
+        logger.info("end of the data: every open window closed and published")
 
     # -- partition listener (called from inside a poll) ----------------------------------
 
@@ -170,17 +199,24 @@ class Daemon:
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
         # The source seeks to checkpointed offsets itself; event-time windows now wait for
         # every assigned partition of a windowed stream before closing a window.
-        self.monitor.expect(self._windowed(partitions), self._clock())
+        self._expect(partitions)
 
-    def _windowed(self, partitions: list[tuple[str, int]]) -> dict[str, list[str]]:
-        """Watermark keys of the partitions whose events go into windows, by model: a
-        topic's partitions are waited for by the models it lists (``models``), else by
-        every model until they have sent a batch without that model's events."""
+    def _expect(self, partitions: list[tuple[str, int]]) -> None:
+        now = self._clock()
+        self.monitor.expect(self._keys(partitions, outcomes=False), now)
+        self.monitor.expect(self._keys(partitions, outcomes=True), now, "outcomes")
+
+    def _keys(self, partitions: list[tuple[str, int]], *,
+              outcomes: bool) -> dict[str, list[str]]:
+        """Watermark keys of the partitions of windowed streams (or, ``outcomes``, of
+        outcome streams), by model: a topic's partitions are waited for by the models it
+        lists (``models``), else by every model until they have sent a batch without
+        that model's events."""
         carriers = {t.name: t.models for s in self.config.sources
                     if isinstance(s, KafkaSourceConfig) for t in s.topics}
         keys: dict[str, list[str]] = {m.name: [] for m in self.config.models}
         for topic, p in partitions:
-            if self._streams.get(topic) != "outcomes":
+            if (self._streams.get(topic) == "outcomes") == outcomes:
                 for model in carriers.get(topic) or keys:
                     keys[model].append(f"{topic}[{p}]")
         return keys
@@ -202,13 +238,13 @@ class Daemon:
             source.subscribe(self)
             # Event-time windows wait for every partition, not only the first assigned
             # (after a crash the group may hand out partitions in more than one step).
-            self.monitor.expect(self._windowed(source.partitions()), self._clock())
+            self._expect(source.partitions())
         if self._extras.dead_letters is not None:
             self._extras.dead_letters.connect(CONNECT_ATTEMPT_SECONDS)
-        self._scheduler.every("evaluate", self.config.evaluation.interval_seconds, self.evaluate)
-        self._scheduler.start()
         self.health.set("sources", True)
-        self._next_checkpoint = self._clock() + self.config.checkpoint.interval_seconds
+        now = self._clock()
+        self._next_checkpoint = now + self.config.checkpoint.interval_seconds
+        self._next_tick = now + self.config.evaluation.interval_seconds
 
     def _connect_source(self, source: OffsetSource) -> None:
         """Connect, retrying while no broker answers, as during any outage: readiness
@@ -235,6 +271,7 @@ class Daemon:
             return
         skipped = self.monitor.restore(checkpoint.models, self._clock())
         self._offsets = dict(checkpoint.offsets)
+        self.history.restore(checkpoint.outputs)
         age = self._clock() - checkpoint.created_at
         logger.info("restored checkpoint from %s (%.0f s old, %d partition offsets)",
                     store.path, age, len(self._offsets))
@@ -248,6 +285,7 @@ class Daemon:
             if not active or self._drained(active):
                 if self._exit_when_drained:
                     logger.info("every source is drained: stopping")
+                    self._finish()
                     break
                 if not active:
                     self._stop.wait(POLL_TIMEOUT_SECONDS)
@@ -260,12 +298,14 @@ class Daemon:
         if raw is None:
             logger.info("source %s is exhausted", source.name)
             active.remove(source)
-            self.evaluate()
+            if not active:
+                self._finish()
             return
         if raw.messages:
             started = time.perf_counter()
             self._pipeline.ingest(raw, self._clock())
             self.telemetry.observe_batch(time.perf_counter() - started)
+            self._publish()
         if isinstance(source, OffsetSource):
             source.acknowledge(raw)  # only now may a checkpoint resume after this batch
 
@@ -280,9 +320,9 @@ class Daemon:
         self.telemetry.set_lag(lag)
         if self._extras.dead_letters is not None:
             self.telemetry.set_dead_letters(self._extras.dead_letters.outcomes())
+        if self._clock() >= self._next_tick:
+            self.evaluate()
         if self._clock() >= self._next_checkpoint:
-            if self.labels is not None:
-                self.labels.expire(self._clock())
             self.checkpoint()
         self._check_broker()
 
@@ -315,8 +355,11 @@ class Daemon:
         for source in self._offset_sources:
             self._offsets.update(source.positions())
         store = self._extras.store
+        if self._finished:  # the state has every window closed: the one before stands
+            store = None
         if store is not None:
-            written = store.save(Checkpoint(now, dict(self._offsets), self.monitor.state()))
+            written = store.save(Checkpoint(now, dict(self._offsets), self.monitor.state(),
+                                            self.history.positions()))
             self.telemetry.mark_checkpoint(now)
             logger.debug("checkpoint written: %d panes rewritten", written)
         elif self._join_store is not None:
@@ -329,12 +372,11 @@ class Daemon:
                                    args=(self.config.shutdown_grace_seconds,))
         watchdog.daemon = True
         watchdog.start()
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("stopping the scheduler", lambda: self._scheduler.shutdown(wait=True)),
-        ]
-        if not self._crashed:
-            steps[:0] = [("final evaluation", self.evaluate),
-                         ("checkpoint and commit", self._final_checkpoint)]
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if not self._crashed and not self._finished:
+            # Open windows stay open: the checkpoint keeps them for the next run.
+            steps += [("publishing revisions due", lambda: self._publish(revise=True)),
+                      ("checkpoint and commit", self._final_checkpoint)]
         if self._extras.probe is not None:
             steps.append(("stopping the broker probe", self._extras.probe.close))
         steps.append(("closing the sources", self._close_sources))
@@ -342,6 +384,7 @@ class Daemon:
             steps.append(("closing the dead-letter producer", self._extras.dead_letters.close))
         if self._join_store is not None:
             steps.append(("closing the checkpoint store", self._join_store.close))
+        steps.append(("closing the results sinks", self.history.close))
         steps.append(("stopping the HTTP server", self.http.stop))
         for name, step in steps:
             logger.info("shutdown: %s", name)

@@ -1,11 +1,16 @@
 """The label join: delayed outcomes matched to their predictions by id.
 
-Predictions of a model with ``performance`` configured wait in the pending store for
-``label_ttl_seconds`` (processing time); an outcome whose prediction has not arrived
-yet waits in the orphan store for ``orphan_ttl_seconds``. A joined pair adds its
-realized performance terms to the time-window panes of the prediction's event time, so
-a window's figure fills in as its labels arrive. Both stores live in the checkpoint's
-database and are committed with it, so a crash neither loses nor repeats a match.
+Predictions of a model with ``performance`` configured wait in the pending store;
+an outcome whose prediction has not arrived yet waits in the orphan store. A joined
+pair adds its realized performance terms to the time-window panes of the prediction's
+event time, so a window's figure fills in as its labels arrive. Everything goes by
+event time, so a replay and a live run (any interleaving, any restart) join the same
+pairs: a pair counts when the outcome is at most ``label_ttl_seconds`` after its
+prediction (and at most ``orphan_ttl_seconds`` before it), and the stores are emptied
+of what can no longer count once the model's label clock (see ``ModelMonitor``) has
+passed it. Predictions that were late for a time window, and late outcomes, are not
+joined. Both stores live in the checkpoint's database and are committed with
+it, so a crash neither loses nor repeats a match.
 """
 
 from __future__ import annotations
@@ -46,69 +51,83 @@ class LabelJoin:
     def __bool__(self) -> bool:
         return bool(self._joins)
 
-    def predictions(self, batches: Mapping[str, ModelBatch], now: float) -> None:
-        """Remember predictions (joining outcomes that came first)."""
+    def predictions(self, batches: Mapping[str, ModelBatch],
+                    on_time: Mapping[str, npt.NDArray[np.bool_]]) -> None:
+        """Remember the on-time predictions (joining outcomes that came first)."""
         for model, batch in batches.items():
             join = self._joins.get(model)
             if join is None:
                 continue
-            rows, ids = self._with_ids(model, batch, "predictions_without_id")
+            rows, ids = self._with_ids(model, batch, "predictions_without_id", on_time.get(model))
             scores = batch.numeric[join.config.prediction][rows]
             ts = batch.timestamps[rows]
             if len(join.orphans):
                 found = join.orphans.match(model, ids)
                 if len(found.index):
-                    self._joined(model, ts[found.index], scores[found.index], found.value,
-                                 found.ts - ts[found.index])
+                    self._joined(model, join.config, ts[found.index], scores[found.index],
+                                 found.value, found.ts - ts[found.index])
                     keep = np.setdiff1d(np.arange(len(ids)), found.index)
                     ids, scores, ts = [ids[i] for i in keep], scores[keep], ts[keep]
-            evicted = join.pending.add(model, ids, ts, scores,
-                                       np.full(len(ids), now + join.config.label_ttl_seconds))
+            evicted = join.pending.add(model, ids, ts, scores, ts + join.config.label_ttl_seconds)
             if evicted:
                 self._telemetry.count_join("predictions_evicted", model, evicted)
 
-    def outcomes(self, batches: Mapping[str, ModelBatch], now: float) -> None:
-        """Join outcomes to their predictions; the others wait as orphans."""
+    def outcomes(self, batches: Mapping[str, ModelBatch],
+                 on_time: Mapping[str, npt.NDArray[np.bool_]]) -> None:
+        """Join on-time outcomes to their predictions; the others wait as orphans."""
         for model, batch in batches.items():
             join = self._joins.get(model)
             if join is None:
                 continue
-            rows, ids = self._with_ids(model, batch, "outcomes_without_id")
+            mask = on_time.get(model)
+            if mask is not None and not mask.all():
+                self._telemetry.count_join("outcomes_late", model, int((~mask).sum()))
+            rows, ids = self._with_ids(model, batch, "outcomes_without_id", mask)
             actual, ts = outcome_values(join.config, batch)[rows], batch.timestamps[rows]
             found = join.pending.match(model, ids)
             if len(found.index):
-                self._joined(model, found.ts, found.value, actual[found.index],
+                self._joined(model, join.config, found.ts, found.value, actual[found.index],
                              ts[found.index] - found.ts)
             waiting = np.setdiff1d(np.arange(len(ids)), found.index)
             if len(waiting):
                 join.orphans.add(model, [ids[i] for i in waiting], ts[waiting], actual[waiting],
-                                 np.full(len(waiting), now + join.config.orphan_ttl_seconds))
+                                 ts[waiting] + join.config.orphan_ttl_seconds)
 
-    def _with_ids(self, model: str, batch: ModelBatch,
-                  counter: str) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Rows of the events that carry an id, and the ids; the others cannot be joined
-        and are counted under ``counter``."""
-        rows = np.array([i for i, v in enumerate(batch.ids) if v is not None], dtype=np.int64)
-        if len(rows) < len(batch):
-            self._telemetry.count_join(counter, model, len(batch) - len(rows))
+    def _with_ids(self, model: str, batch: ModelBatch, counter: str,
+                  on_time: npt.NDArray[np.bool_] | None) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Rows of the on-time events that carry an id, and the ids; those without one
+        cannot be joined and are counted under ``counter``."""
+        with_id = np.array([v is not None for v in batch.ids], dtype=bool)
+        if not with_id.all():
+            self._telemetry.count_join(counter, model, int((~with_id).sum()))
+        rows = np.flatnonzero(with_id if on_time is None else with_id & on_time)
         return rows, [str(batch.ids[i]) for i in rows]
 
-    def _joined(self, model: str, prediction_ts: npt.NDArray[np.float64],
-                predicted: npt.NDArray[np.float64], actual: npt.NDArray[np.float64],
-                delays: npt.NDArray[np.float64]) -> None:
+    def _joined(self, model: str, config: PerformanceConfig,
+                prediction_ts: npt.NDArray[np.float64], predicted: npt.NDArray[np.float64],
+                actual: npt.NDArray[np.float64], delays: npt.NDArray[np.float64]) -> None:
+        within = (delays <= config.label_ttl_seconds) & (delays >= -config.orphan_ttl_seconds)
+        if not within.all():
+            self._telemetry.count_join("labels_after_horizon", model, int((~within).sum()))
+            prediction_ts, predicted = prediction_ts[within], predicted[within]
+            actual, delays = actual[within], delays[within]
         gone = self._monitor.models[model].add_outcomes(prediction_ts, predicted, actual, delays)
         self._telemetry.count_join("labels_matched", model, len(prediction_ts))
         if gone:
             self._telemetry.count_join("labels_outside_windows", model, gone)
         self._telemetry.observe_label_delays(model, delays.tolist())
 
-    def expire(self, now: float) -> None:
-        """Drop what waited too long, counting it."""
+    def expire(self) -> None:
+        """Drop what the label clock has passed (no outcome that counts can still come),
+        counting it."""
         for model, join in self._joins.items():
-            expired = join.pending.expire(model, now)
+            clock = self._monitor.models[model].label_clock.value
+            if clock == -np.inf:
+                continue
+            expired = join.pending.expire(model, clock)
             if expired:
                 self._telemetry.count_join("predictions_expired", model, expired)
-            orphaned = join.orphans.expire(model, now)
+            orphaned = join.orphans.expire(model, clock)
             if orphaned:
                 self._telemetry.count_join("outcomes_orphaned", model, orphaned)
 

@@ -113,10 +113,11 @@ class Pipeline:
             self._log(decoded.rejections)
             if self._dead_letters is not None:
                 self._dead_letters.send(decoded.rejections)
-        self._monitor.ingest(raw.stream, decoded.models, raw.partition or raw.key, now)
+        key = raw.partition or raw.key or raw.stream  # each input its own stream time
+        on_time = self._monitor.ingest(raw.stream, decoded.models, key, now)
         if self._labels is not None:
             if raw.stream == "outcomes":
-                self._labels.outcomes(decoded.models, now)
+                self._labels.outcomes(decoded.models, on_time)
             elif raw.stream == "predictions":
-                self._labels.predictions(decoded.models, now)
+                self._labels.predictions(decoded.models, on_time)
         return sum(len(batch) for batch in decoded.models.values())

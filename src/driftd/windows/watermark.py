@@ -68,6 +68,10 @@ class Watermark:
         self._excused.discard(key)
         self.advance(now)
 
+    def stream_time(self, key: str) -> float:
+        """The newest event time ``key`` has sent (-inf before its first)."""
+        return self._newest.get(key, -math.inf)
+
     def state(self) -> dict[str, float]:
         """The value, each input's newest event time, and the excused inputs (what a
         checkpoint keeps)."""
