@@ -1,15 +1,21 @@
-"""Reading data files (Parquet, CSV, JSONL) in chunks for `reference build` and `check`.
+"""Reading data files (Parquet, CSV, JSONL) in chunks: `reference build`, `check` and
+the file source of `run`.
 
 This is the only module that imports pandas and pyarrow. JSONL lines are handed on
-undecoded, so files go through the same decoder (and the same validation) as a stream.
+undecoded, CSV and Parquet rows as objects, so files go through the same decoder (and
+the same validation) as a stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -38,24 +44,53 @@ def file_format(path: Path) -> str:
     return FORMATS[suffix]
 
 
-def read_chunks(path: Path, batch_rows: int = 50_000) -> Iterator[Chunk]:
-    """Chunks of ``path``; raises DataFileError when it cannot be opened or parsed."""
-    kind = file_format(path)
+def read_problem(path: Path, kind: str) -> str | None:
+    """Why the first record of ``path`` cannot be read as ``kind``, or None (a check
+    before a replay starts: a file that is no Parquet at all is a setup problem)."""
+    chunks = read_chunks(path, 1, kind=kind)
+    try:
+        next(chunks, None)
+    except DataFileError as error:
+        return str(error)
+    finally:
+        chunks.close()
+    return None
+
+
+def read_chunks(
+    path: Path, batch_rows: int = 50_000, *, kind: str | None = None, skip: int = 0,
+    epoch_columns: Collection[str] = (),
+) -> Generator[Chunk, None, None]:
+    """Chunks of ``path`` after its first ``skip`` records (non-blank lines, or rows);
+    raises DataFileError when it cannot be opened or parsed.
+
+    ``kind`` is the format (default: from the suffix). Parquet timestamps with a time zone
+    in ``epoch_columns`` are handed on as epoch seconds: the same instant, without a
+    datetime object per row.
+    """
+    kind = kind or file_format(path)
     if not path.is_file():
         raise DataFileError(f"{path}: file not found")
-    readers = {"jsonl": _jsonl_chunks, "csv": _csv_chunks, "parquet": _parquet_chunks}
     try:
-        yield from readers[kind](path, batch_rows)
+        if kind == "jsonl":
+            yield from _jsonl_chunks(path, batch_rows, skip)
+        elif kind == "csv":
+            yield from _csv_chunks(path, batch_rows, skip)
+        else:
+            yield from _parquet_chunks(path, batch_rows, skip, epoch_columns)
     except (OSError, ValueError) as error:
         raise DataFileError(f"{path}: cannot read {kind}: {error}") from None
 
 
-def _jsonl_chunks(path: Path, batch_rows: int) -> Iterator[Chunk]:
+def _jsonl_chunks(path: Path, batch_rows: int, skip: int) -> Iterator[Chunk]:
     size = max(path.stat().st_size, 1)
     with path.open("rb") as handle:
         chunk = Chunk()
         for number, line in enumerate(handle, start=1):
             if not line.strip():
+                continue
+            if skip:
+                skip -= 1
                 continue
             chunk.messages.append(line)
             chunk.origins.append(f"{path.name}:{number}")
@@ -68,29 +103,102 @@ def _jsonl_chunks(path: Path, batch_rows: int) -> Iterator[Chunk]:
             yield chunk
 
 
-def _csv_chunks(path: Path, batch_rows: int) -> Iterator[Chunk]:
+def _csv_chunks(path: Path, batch_rows: int, skip: int) -> Iterator[Chunk]:
     import pandas as pd
 
     size = max(path.stat().st_size, 1)
     with path.open("rb") as handle, pd.read_csv(handle, chunksize=batch_rows) as reader:
         first = 2  # line 1 is the header
         for frame in reader:
-            # Column names are strings: the CSV header.
-            objects = cast(list[dict[str, Any]], frame.to_dict(orient="records"))
+            skipped = min(skip, len(frame))  # parsed again, but never decoded again
+            skip -= skipped
+            first += skipped
+            if skipped == len(frame):
+                continue
+            objects = _records(frame.iloc[skipped:])
             origins = [f"{path.name}:{first + i}" for i in range(len(objects))]
             first += len(objects)
             yield Chunk(objects=objects, origins=origins,
                         fraction_read=min(handle.tell() / size, 1.0))
 
 
-def _parquet_chunks(path: Path, batch_rows: int) -> Iterator[Chunk]:
+_NUMBER_STARTS = list("0123456789+-.")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each row as a JSON producer would have sent it: a cell is a number where its text
+    reads as one (an integer when written as one), text otherwise, None when empty.
+
+    pandas types a column by all its cells in the chunk: one cell that is not a number
+    makes every number of its column text, one empty cell makes every integer a float
+    (an id that no longer matches). Either would cost the other rows their event."""
+    names = [str(name) for name in frame.columns]  # strings already: the CSV header
+    cells = [_cells(column) for _, column in frame.items()]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cells, strict=True)]
+
+
+def _cells(column: pd.Series[Any]) -> list[Any]:
+    import pandas as pd
+
+    if column.dtype.kind == "f" and column.hasnans:  # NaN (never equal to itself): empty
+        present = column.dropna()
+        if ((present % 1 == 0) & (present.abs() < 2**53)).all():
+            return [None if value != value else int(value) for value in column.tolist()]
+        return [None if value != value else value for value in column.tolist()]
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        column = _numbers_in_text(column)
+        return column.astype(object).where(column.notna(), None).tolist()
+    return column.tolist()
+
+
+def _numbers_in_text(column: pd.Series[Any]) -> pd.Series[Any]:
+    import pandas as pd
+
+    candidates = column.str[:1].isin(_NUMBER_STARTS)  # a cheap look before parsing
+    if not candidates.any():
+        return column
+    numbers = pd.to_numeric(column[candidates], errors="coerce", dtype_backend="numpy_nullable")
+    found = numbers.notna()
+    if not found.any():
+        return column
+    cells = column.astype(object)
+    cells[numbers.index[found]] = numbers[found].astype(object)
+    return cells
+
+
+def _parquet_chunks(path: Path, batch_rows: int, skip: int,
+                    epoch_columns: Collection[str]) -> Iterator[Chunk]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
     total = max(parquet.metadata.num_rows, 1)
+    groups = list(range(parquet.num_row_groups))
     seen = 0
-    for batch in parquet.iter_batches(batch_size=batch_rows):
-        objects = batch.to_pylist()
+    while groups and seen + parquet.metadata.row_group(groups[0]).num_rows <= skip:
+        seen += parquet.metadata.row_group(groups.pop(0)).num_rows  # skipped unread
+    if not groups:
+        return
+    for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups):
+        skipped = min(max(skip - seen, 0), batch.num_rows)
+        seen += skipped
+        if skipped == batch.num_rows:
+            continue
+        objects = _epoch_seconds(batch.slice(skipped), epoch_columns).to_pylist()
         origins = [f"{path.name}#row{seen + i}" for i in range(len(objects))]
         seen += len(objects)
         yield Chunk(objects=objects, origins=origins, fraction_read=seen / total)
+
+
+def _epoch_seconds(batch: pa.RecordBatch, names: Collection[str]) -> pa.RecordBatch:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns, changed = list(batch.columns), False
+    for index, (name, column) in enumerate(zip(batch.schema.names, columns, strict=True)):
+        kind = column.type
+        if name in names and pa.types.is_timestamp(kind) and kind.tz:
+            per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[kind.unit]
+            columns[index] = pc.divide(pc.cast(column.cast(pa.int64()), pa.float64()),
+                                       per_second)
+            changed = True
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch

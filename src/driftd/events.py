@@ -14,6 +14,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from itertools import repeat
 from typing import Any
 
@@ -125,6 +126,7 @@ class Decoder:
         default_model: str | None = None,
         limits: MessageLimits | None = None,
         time_bounds: TimeBounds | None = None,
+        timezone: tzinfo | None = None,
     ) -> None:
         self._columns = {model: tuple(cols) for model, cols in columns.items()}
         self._fields = fields or EventFields()
@@ -132,6 +134,7 @@ class Decoder:
         self._default_model = default_model
         self._limits = limits or MessageLimits()
         self._bounds = time_bounds or TimeBounds(max_future_seconds=None)
+        self._zone = timezone  # where times without a UTC offset were written (None: reject)
 
     def decode(
         self, messages: Sequence[bytes], now: float, origins: Sequence[str] = ()
@@ -226,7 +229,8 @@ class Decoder:
     ) -> ModelBatch:
         valid = reject.valid
         outer: dict[str, list[Any]] = {}  # e.g. each row's "features" object, fetched once
-        timestamps = values.timestamps(values.extract(rows, (self._fields.ts,)), now, reject)
+        timestamps = values.timestamps(values.extract(rows, (self._fields.ts,)), now, reject,
+                                       self._zone)
         self._check_time_bounds(timestamps, now, reject)
         numeric: dict[str, npt.NDArray[np.float64]] = {}
         categorical: dict[str, list[str | None]] = {}

@@ -16,11 +16,13 @@ from pathlib import Path
 from driftd.config import (
     Config,
     ConfigError,
+    FileSourceConfig,
     JsonlSourceConfig,
     KafkaSecurityConfig,
     KafkaSourceConfig,
     load_config,
 )
+from driftd.datafile import read_problem
 from driftd.monitor.layout import Layout
 from driftd.reference.profile import Profile, ProfileError, load_profile
 
@@ -73,6 +75,10 @@ def path_problems(config: Config) -> list[str]:
     for index, source in enumerate(config.sources):
         if isinstance(source, JsonlSourceConfig) and source.path != "-":
             problems += _located(f"sources.{index}.path", file_problem(Path(source.path)))
+        elif isinstance(source, FileSourceConfig):
+            path = Path(source.path)
+            problem = file_problem(path) or read_problem(path, source.file_format)
+            problems += _located(f"sources.{index}.path", problem)
         elif isinstance(source, KafkaSourceConfig):
             problems += _security_problems(f"sources.{index}.security", source.security)
     checkpoint = config.checkpoint.path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from itertools import repeat
 from typing import Any
 
@@ -144,8 +144,11 @@ def ids(values: list[Any], reject: Reject) -> list[Any]:
     return values
 
 
-def timestamps(values: list[Any], now: float, reject: Reject) -> npt.NDArray[np.float64]:
-    """Epoch seconds from numbers or RFC 3339 strings; a missing ``ts`` means ``now``."""
+def timestamps(
+    values: list[Any], now: float, reject: Reject, zone: tzinfo | None = None
+) -> npt.NDArray[np.float64]:
+    """Epoch seconds from numbers, RFC 3339 strings or datetimes; a missing ``ts`` means
+    ``now``. A time without a UTC offset is read in ``zone``, and rejected without one."""
     if set(map(type, values)) <= {float, int}:
         try:
             array = np.array(values, dtype=np.float64)
@@ -156,15 +159,15 @@ def timestamps(values: list[Any], now: float, reject: Reject) -> npt.NDArray[np.
                 return array
     array = np.full(len(values), now)
     for row, value in enumerate(values):
-        parsed = _timestamp(value)
+        parsed = _timestamp(value, zone)
         if parsed is None and value is not None:
-            reject(row, "invalid_timestamp", f"ts: {clip(value, 40)}{_unit_hint(value)}")
+            reject(row, "invalid_timestamp", _timestamp_problem(value))
         elif parsed is not None:
             array[row] = parsed
     return array
 
 
-def _timestamp(value: Any) -> float | None:
+def _timestamp(value: Any, zone: tzinfo | None) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -178,13 +181,33 @@ def _timestamp(value: Any) -> float | None:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
-        if parsed.tzinfo is None:
-            return None  # RFC 3339 requires an offset; a naive time is ambiguous
-        try:
-            return parsed.timestamp()
-        except (OverflowError, ValueError):  # e.g. year 1 with a positive offset
+    elif isinstance(value, datetime):  # also pandas Timestamps
+        parsed = value
+    else:
+        return None  # e.g. a date alone: no point in time
+    if parsed.tzinfo is None:  # ambiguous (RFC 3339 requires an offset) unless configured
+        if zone is None:
             return None
-    return None
+        parsed = parsed.replace(tzinfo=zone)
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError):  # e.g. year 1 with a positive offset; pandas NaT
+        return None
+
+
+def _timestamp_problem(value: Any) -> str:
+    """The detail of a rejected ``ts``: how to fix a time without an offset."""
+    if isinstance(value, str):
+        try:
+            naive = datetime.fromisoformat(value).tzinfo is None
+        except ValueError:
+            naive = False
+    else:
+        naive = isinstance(value, datetime) and value.tzinfo is None
+    if naive:
+        return (f"ts: naive timestamp {clip(str(value), 40)!r} has no UTC offset; add one "
+                "or set ingest.timezone")
+    return f"ts: {clip(value, 40)}{_unit_hint(value)}"
 
 
 def _unit_hint(value: Any) -> str:

@@ -16,6 +16,7 @@ from driftd.config import (
     Config,
     ConfigError,
     DemoSourceConfig,
+    FileSourceConfig,
     JsonlSourceConfig,
     KafkaSourceConfig,
     mask_secrets,
@@ -27,6 +28,7 @@ from driftd.service.checkpoint import CheckpointError, CheckpointStore
 from driftd.service.daemon import Daemon, Extras
 from driftd.sources.base import Source
 from driftd.sources.demo import DemoGenerator, DemoSource
+from driftd.sources.files import FileSource
 from driftd.sources.jsonl import JsonlSource
 from driftd.sources.kafka import BrokerProbe, DeadLetters, KafkaSetupError, KafkaSource
 
@@ -60,7 +62,10 @@ def build_sources(config: Config) -> list[Source]:
     sources: list[Source] = []
     for spec in config.sources:
         if isinstance(spec, JsonlSourceConfig):
-            sources.append(JsonlSource(spec.path, batch_size=spec.batch_size))
+            sources.append(JsonlSource(spec.path, stream=spec.stream,
+                                       batch_size=spec.batch_size))
+        elif isinstance(spec, FileSourceConfig):
+            sources.append(FileSource(spec))
         elif isinstance(spec, KafkaSourceConfig):
             sources.append(KafkaSource(spec))
         else:
@@ -120,6 +125,7 @@ def final_report(daemon: Daemon) -> dict[str, Any]:
             "events": {f"{stream}/{model}": n for (stream, model), n in snapshot.events.items()},
             "invalid": dict(snapshot.invalid),
             "late": {f"{model}/{window}": n for (model, window), n in snapshot.late.items()},
+            "join": {f"{counter}/{model}": n for (counter, model), n in snapshot.join.items()},
             "exit_code": daemon.exit_code}
 
 

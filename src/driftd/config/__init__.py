@@ -1,6 +1,6 @@
 """Configuration: frozen pydantic models, validated once at start-up.
 
-A config file is YAML. Relative paths (reference profiles, JSONL files, the checkpoint)
+A config file is YAML. Relative paths (reference profiles, data files, the checkpoint)
 are resolved against the file's directory. Environment variables override addresses and
 secrets (see ``ENV_OVERRIDES``); they are applied before validation so a bad value is
 reported like any other.
@@ -47,6 +47,7 @@ from driftd.config.service import (
 from driftd.config.sources import (
     DemoSourceConfig,
     EventFields,
+    FileSourceConfig,
     JsonlSourceConfig,
     KafkaSecurityConfig,
     KafkaSourceConfig,
@@ -75,6 +76,7 @@ __all__ = [
     "DemoSourceConfig",
     "EvaluationConfig",
     "EventFields",
+    "FileSourceConfig",
     "HttpConfig",
     "IngestConfig",
     "JsonlSourceConfig",

@@ -1,13 +1,17 @@
-"""Event sources: a JSONL file, the built-in demo stream, or Kafka topics."""
+"""Event sources: files (JSONL, CSV, Parquet), the built-in demo stream, or Kafka topics."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from driftd.config.base import _Frozen, _require_unique
+from driftd.datafile import FORMATS
+from driftd.timezones import parse_timezone
+
+Stream = Literal["features", "predictions", "outcomes"]
 
 
 class EventFields(_Frozen):
@@ -23,8 +27,58 @@ class JsonlSourceConfig(_Frozen):
 
     type: Literal["jsonl"] = "jsonl"
     path: str
+    stream: Stream = "predictions"
     batch_size: int = Field(default=5000, gt=0, le=1_000_000)
     fields: EventFields = EventFields()
+
+
+class FileSourceConfig(_Frozen):
+    """A backtest input: one JSONL, CSV or Parquet file read to its end as one stream."""
+
+    type: Literal["file"] = "file"
+    path: str = Field(min_length=1)
+    stream: Stream = "predictions"
+    format: Literal["auto", "jsonl", "csv", "parquet"] = Field(
+        default="auto", validate_default=True,
+        description="auto: from the suffix (.jsonl .ndjson .json .csv .parquet .pq).")
+    fields: EventFields = EventFields()
+    batch_size: int = Field(default=5000, gt=0, le=1_000_000)
+    timezone: str | None = Field(
+        default=None, description="Overrides ingest.timezone for this file's naive times.")
+
+    @field_validator("path")
+    @classmethod
+    def _not_stdin(cls, path: str) -> str:
+        if path == "-":
+            raise ValueError('stdin is read by a jsonl source (type: jsonl, path: "-")')
+        return path
+
+    @field_validator("format")
+    @classmethod
+    def _format_is_known(cls, value: str, info: ValidationInfo) -> str:
+        path = info.data.get("path")
+        if value == "auto" and path is not None and Path(path).suffix.lower() not in FORMATS:
+            raise ValueError(f"cannot tell the format of {path} from its suffix; set format "
+                             "to jsonl, csv or parquet")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_timezone(value)
+        return value
+
+    @property
+    def file_format(self) -> str:
+        """jsonl, csv or parquet: as configured, or from the suffix."""
+        return FORMATS[Path(self.path).suffix.lower()] if self.format == "auto" else self.format
+
+    @property
+    def source_name(self) -> str:
+        """How this source is named in logs and checkpoints; also its decoder's key. The
+        stream is part of it: one labelled file may be read as predictions and outcomes."""
+        return f"file:{self.path}[{self.stream}]"
 
 
 class DemoSourceConfig(_Frozen):
@@ -37,8 +91,6 @@ class DemoSourceConfig(_Frozen):
     label_delay_seconds: float = Field(default=30.0, ge=0)
     seed: int = 0
 
-
-Stream = Literal["features", "predictions", "outcomes"]
 
 
 class KafkaTopicConfig(_Frozen):
@@ -116,5 +168,6 @@ class KafkaSourceConfig(_Frozen):
 
 
 SourceConfig = Annotated[
-    JsonlSourceConfig | DemoSourceConfig | KafkaSourceConfig, Field(discriminator="type")
+    JsonlSourceConfig | FileSourceConfig | DemoSourceConfig | KafkaSourceConfig,
+    Field(discriminator="type"),
 ]

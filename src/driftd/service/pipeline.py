@@ -9,13 +9,14 @@ from dataclasses import replace
 from functools import partial
 from typing import Protocol
 
-from driftd.config import Config, JsonlSourceConfig, KafkaSourceConfig
+from driftd.config import Config, FileSourceConfig, JsonlSourceConfig, KafkaSourceConfig
 from driftd.events import Decoder, Rejection, TimeBounds
 from driftd.messages import MessageLimits
 from driftd.monitor.monitor import Monitor
 from driftd.service.labels import LabelJoin
 from driftd.sources.base import RawBatch
 from driftd.telemetry import Telemetry
+from driftd.timezones import parse_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ class DeadLetterSink(Protocol):
 
 
 def build_decoders(config: Config) -> dict[str, Decoder]:
-    """A decoder per raw-batch key: "" by default, one per JSONL file and Kafka topic,
-    each within the ``ingest`` bounds (a Kafka source may set its own message size)."""
+    """A decoder per raw-batch key: "" by default, one per file and Kafka topic, each
+    within the ``ingest`` bounds (a Kafka source may set its own message size) and
+    reading naive times in ``ingest.timezone`` (a file source may set its own)."""
     ingest = config.ingest
     decoder = partial(
         Decoder, {m.name: m.columns for m in config.models},
@@ -79,14 +81,21 @@ def build_decoders(config: Config) -> dict[str, Decoder]:
         time_bounds=TimeBounds(ingest.max_future_seconds, ingest.max_age_seconds))
     limits = MessageLimits(ingest.max_message_bytes, ingest.max_nesting_depth,
                            ingest.max_events_per_message)
-    decoders = {"": decoder(limits=limits)}
+    zone = parse_timezone(ingest.timezone) if ingest.timezone is not None else None
+    decoders = {"": decoder(limits=limits, timezone=zone)}
     for source in config.sources:
         if isinstance(source, JsonlSourceConfig):
-            decoders[f"jsonl:{source.path}"] = decoder(fields=source.fields, limits=limits)
+            decoders[f"jsonl:{source.path}"] = decoder(fields=source.fields, limits=limits,
+                                                       timezone=zone)
+        elif isinstance(source, FileSourceConfig):
+            own = parse_timezone(source.timezone) if source.timezone is not None else zone
+            decoders[source.source_name] = decoder(fields=source.fields, limits=limits,
+                                                   timezone=own)
         elif isinstance(source, KafkaSourceConfig):
-            own = replace(limits, max_bytes=source.max_message_bytes or limits.max_bytes)
+            own_limits = replace(limits, max_bytes=source.max_message_bytes or limits.max_bytes)
             for topic in source.topics:
-                decoders[topic.name] = decoder(fields=topic.fields, limits=own)
+                decoders[topic.name] = decoder(fields=topic.fields, limits=own_limits,
+                                               timezone=zone)
     return decoders
 
 

@@ -1,1 +1,1 @@
-"""Event sources: JSONL replay, the synthetic demo stream (and Kafka)."""
+"""Event sources: JSONL replay, data files (backtests), the synthetic demo stream and Kafka."""
