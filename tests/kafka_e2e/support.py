@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import orjson
+import pytest
 import yaml
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
@@ -98,8 +99,9 @@ def write_profile(path: Path, columns: Sequence[ColumnConfig], rows: int = 50_00
 def write_config(directory: Path, *, bootstrap: str, topic: str, group: str,
                  windows: list[dict[str, Any]], checkpoint: bool = False,
                  extra_source: dict[str, Any] | None = None,
-                 http_port: int | None = None) -> Path:
-    """A config for model "bench" on the standard workload's columns, reading ``topic``."""
+                 http_port: int | None = None, results: bool = False) -> Path:
+    """A config for model "bench" on the standard workload's columns, reading ``topic``;
+    with ``results``, the results history goes to ``results.jsonl`` in ``directory``."""
     profile = directory / "bench.json"
     if not profile.exists():
         write_profile(profile, workload.columns())
@@ -120,6 +122,8 @@ def write_config(directory: Path, *, bootstrap: str, topic: str, group: str,
         "logging": {"level": "INFO"},
         "shutdown_grace_seconds": 30,
     }
+    if results:
+        raw["results"] = {"path": str(directory / "results.jsonl")}
     path = directory / f"driftd-{group}.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -205,6 +209,26 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) ->
 def load_results(path: Path) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(path.read_text())
     return results
+
+
+def results_history(path: Path) -> list[dict[str, Any]]:
+    """The records of a results file, without when each was evaluated (processing time)."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record.pop("evaluated_at")
+    return records
+
+
+def assert_same_history(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
+    """The same windows in the same order, with the same counts and decisions, and
+    statistics equal to 1e-9 relative."""
+    assert [(r["model"], r["window"], r["start"], r["end"], r["revision"], r["events"])
+            for r in got] == [(r["model"], r["window"], r["start"], r["end"], r["revision"],
+                               r["events"]) for r in want]
+    for a, b in zip(got, want, strict=True):
+        for x, y in zip(a["columns"], b["columns"], strict=True):
+            assert x["drift"] == y["drift"], (a["end"], x["column"])
+            assert x["statistics"] == pytest.approx(y["statistics"], rel=1e-9, abs=1e-12)
 
 
 def jsonl_bytes(events: Iterable[dict[str, Any]]) -> list[bytes]:

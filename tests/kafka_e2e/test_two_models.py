@@ -77,9 +77,9 @@ def messages(model: str, rows: int, seed: int) -> Iterable[bytes]:
 
 
 def replay(tmp_path: Path, name: str, bootstrap: str, topics: dict[str, str],
-           list_models: bool = False) -> dict[str, Any]:
-    """``--exit-when-drained --dump-results`` with its own group; the window results by
-    (model, window)."""
+           list_models: bool = False) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """``--exit-when-drained --dump-results`` with its own group; every window result
+    in order (without when it was evaluated), by (model, window)."""
     directory = tmp_path / name
     directory.mkdir()
     config = write_config(directory, bootstrap=bootstrap, topics=topics, group=name,
@@ -87,7 +87,11 @@ def replay(tmp_path: Path, name: str, bootstrap: str, topics: dict[str, str],
     dump = directory / "results.json"
     driftd = Driftd(config, drain=True, dump=dump, log=directory / "driftd.log")
     assert driftd.wait(timeout=180) == 0, (directory / "driftd.log").read_text()[-3000:]
-    return {(w["model"], w["window"]): w for w in load_results(dump)["windows"]}
+    history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in load_results(dump)["history"]:
+        record.pop("evaluated_at")
+        history.setdefault((record["model"], record["window"]), []).append(record)
+    return history
 
 
 def test_two_models_replayed_together_publish_the_time_windows_of_each_alone(
@@ -97,9 +101,10 @@ def test_two_models_replayed_together_publish_the_time_windows_of_each_alone(
     Replayed: alpha alone, beta alone, both without ``models`` on the topics, and both
     with each topic listing its model.
 
-    Expected: in both combined dumps every window of both models is published, and each
-    time window's result (bounds, events, every statistic) equals the model's own
-    replay exactly; the count windows hold their 5,000 events.
+    Expected: in both combined dumps every window of both models is published, each
+    time window's history (every window in order: bounds, events, every statistic)
+    equals the model's own replay exactly; the count windows give one result per 1,000
+    events, each of 5,000.
     """
     topics = {"alpha": kafka_topic(partitions=3), "beta": kafka_topic(partitions=3)}
     for seed, (model, topic) in enumerate(topics.items(), start=7):
@@ -117,10 +122,16 @@ def test_two_models_replayed_together_publish_the_time_windows_of_each_alone(
         for model in MODELS:
             for window in ("2s", "10s"):
                 assert together[(model, window)] == alone[(model, window)], (model, window)
-            assert together[(model, "last-5k")]["events"] == 5000
-    # The last closed windows end where the data does (20 s of event time).
-    assert alone[("alpha", "10s")]["end"] == alone[("beta", "10s")]["end"]
-    assert alone[("alpha", "10s")]["events"] == 10_000
+            counted = together[(model, "last-5k")]
+            assert [w["events"] for w in counted] == [5000] * 16
+            assert [w["sequence"] for w in counted] == list(range(16))
+    # Every 10 s window sliding by 2 s over the 20 s of event time, each once, the last
+    # ones closed at the end of the data.
+    for model in MODELS:
+        tens = alone[(model, "10s")]
+        assert [w["end"] - w["start"] for w in tens] == [10.0] * len(tens)
+        assert [w["end"] for w in tens] == [tens[0]["end"] + 2 * i for i in range(len(tens))]
+        assert max(w["events"] for w in tens) == 10_000 and len(tens) == 14
 
 
 def test_two_live_models_publish_their_first_time_window_within_seconds(

@@ -26,11 +26,19 @@ from driftd.preflight import load_checked
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import CheckpointError, CheckpointStore
 from driftd.service.daemon import Daemon, Extras
+from driftd.service.history import ResultsSink
+from driftd.sinks.results_file import ResultsFile, ResultsSinkError
 from driftd.sources.base import Source
 from driftd.sources.demo import DemoGenerator, DemoSource
 from driftd.sources.files import FileSource
 from driftd.sources.jsonl import JsonlSource
-from driftd.sources.kafka import BrokerProbe, DeadLetters, KafkaSetupError, KafkaSource
+from driftd.sources.kafka import (
+    BrokerProbe,
+    DeadLetters,
+    KafkaSetupError,
+    KafkaSource,
+    ResultsTopic,
+)
 
 logger = logging.getLogger("driftd")
 
@@ -92,7 +100,7 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
     try:
         sources: Sequence[Source] = build_sources(config)
         extras = build_extras(config)
-    except (OSError, CheckpointError, KafkaSetupError) as error:
+    except (OSError, CheckpointError, KafkaSetupError, ResultsSinkError) as error:
         print(f"driftd: cannot start: {error}", file=sys.stderr)
         return 2
     daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained,
@@ -130,16 +138,25 @@ def final_report(daemon: Daemon) -> dict[str, Any]:
 
 
 def build_extras(config: Config) -> Extras:
-    """The checkpoint store, and for a Kafka source its dead-letter sink and probe."""
+    """The checkpoint store and results sinks, and for a Kafka source its dead-letter
+    sink, results topic and probe."""
     path = config.checkpoint.path
     store = CheckpointStore(path) if path is not None else None
+    results: dict[str, ResultsSink] = {}
+    if config.results.path is not None:
+        # Without checkpoints nothing is cut back after a crash: rotate as it grows.
+        results["file"] = ResultsFile(config.results.path, max_bytes=config.results.max_bytes,
+                                      backups=config.results.backups,
+                                      rotate_on_write=store is None)
     kafka = next((s for s in config.sources if isinstance(s, KafkaSourceConfig)), None)
     if kafka is None:
-        return Extras(store=store)
+        return Extras(store=store, results=results)
     dead_letters = (DeadLetters(kafka, kafka.dead_letter_topic)
                     if kafka.dead_letter_topic else None)
-    return Extras(store=store, dead_letters=dead_letters, probe=BrokerProbe(kafka),
-                  probe_name=f"kafka:{kafka.bootstrap_servers}",
+    topic = (ResultsTopic(kafka, config.results.kafka_topic)
+             if config.results.kafka_topic else None)
+    return Extras(store=store, dead_letters=dead_letters, results=results, results_topic=topic,
+                  probe=BrokerProbe(kafka), probe_name=f"kafka:{kafka.bootstrap_servers}",
                   probe_timeout_seconds=kafka.broker_timeout_seconds)
 
 

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Protocol
 
 from driftd import __version__
-from driftd.config import Config, KafkaSourceConfig
+from driftd.config import Config, FileSourceConfig, JsonlSourceConfig, KafkaSourceConfig
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import Checkpoint, CheckpointStore
 from driftd.service.health import Health
-from driftd.service.history import History, ResultsSink
+from driftd.service.history import History, ResultsPublisher, ResultsSink, TopicSink
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
 from driftd.sinks.http import HttpLimits, HttpServer
@@ -71,6 +71,7 @@ class Extras:
     store: CheckpointStore | None = None
     dead_letters: DeadLetterSink | None = None
     results: Mapping[str, ResultsSink] = dataclass_field(default_factory=dict)
+    results_topic: ResultsPublisher | None = None
     probe: BrokerStatus | None = None
     probe_name: str = "kafka"
     probe_timeout_seconds: float = 300.0
@@ -108,8 +109,10 @@ class Daemon:
             for window in model_monitor.windows:
                 self.telemetry.expect_windows(name, window, model_monitor.drift_tests(),
                                               model_monitor.decay_metrics())
-        self.history = History(self.board, self.telemetry, self._extras.results,
-                               keep=keep_history)
+        sinks = dict(self._extras.results)
+        if self._extras.results_topic is not None:
+            sinks["kafka"] = TopicSink(self._extras.results_topic)
+        self.history = History(self.board, self.telemetry, sinks, keep=keep_history)
         self.health = Health(["sources"] + (["broker"] if self._extras.probe else []))
         # The label join keeps its stores in the checkpoint database (in memory without one).
         self._join_store = self._extras.store
@@ -206,6 +209,18 @@ class Daemon:
         self.monitor.expect(self._keys(partitions, outcomes=False), now)
         self.monitor.expect(self._keys(partitions, outcomes=True), now, "outcomes")
 
+    def _expect_files(self) -> None:
+        """A file is one input of its stream: windows and the label clock wait for it as
+        for a partition, so a predictions file read ahead of its outcomes file does not
+        make the outcomes late."""
+        models = [m.name for m in self.config.models]
+        now = self._clock()
+        for spec in self.config.sources:
+            if isinstance(spec, FileSourceConfig | JsonlSourceConfig):
+                key = spec.source_name if isinstance(spec, FileSourceConfig) else \
+                    f"jsonl:{spec.path}"
+                self.monitor.expect({m: [key] for m in models}, now, spec.stream)
+
     def _keys(self, partitions: list[tuple[str, int]], *,
               outcomes: bool) -> dict[str, list[str]]:
         """Watermark keys of the partitions of windowed streams (or, ``outcomes``, of
@@ -239,8 +254,11 @@ class Daemon:
             # Event-time windows wait for every partition, not only the first assigned
             # (after a crash the group may hand out partitions in more than one step).
             self._expect(source.partitions())
+        self._expect_files()
         if self._extras.dead_letters is not None:
             self._extras.dead_letters.connect(CONNECT_ATTEMPT_SECONDS)
+        if self._extras.results_topic is not None:
+            self._extras.results_topic.connect(CONNECT_ATTEMPT_SECONDS)
         self.health.set("sources", True)
         now = self._clock()
         self._next_checkpoint = now + self.config.checkpoint.interval_seconds
@@ -298,6 +316,7 @@ class Daemon:
         if raw is None:
             logger.info("source %s is exhausted", source.name)
             active.remove(source)
+            self.monitor.forget([source.name])  # at its end: it holds nothing back
             if not active:
                 self._finish()
             return

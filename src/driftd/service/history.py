@@ -36,6 +36,42 @@ class ResultsSink(Protocol):
     def close(self) -> None: ...
 
 
+class ResultsPublisher(Protocol):
+    """A results topic (see ``sources.kafka.ResultsTopic``): at least once, bounded."""
+
+    def connect(self, timeout_seconds: float) -> None: ...
+
+    def send(self, records: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def flush(self, timeout_seconds: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class TopicSink:
+    """A ``ResultsPublisher`` as a results sink: a checkpoint waits a bounded time for
+    what was sent, and keeps no position (after a crash the records since the last
+    checkpoint are sent again; consumers de-duplicate by the ``driftd-key`` header)."""
+
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, publisher: ResultsPublisher) -> None:
+        self.publisher = publisher
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self.publisher.send(records)
+
+    def checkpoint(self) -> Mapping[str, float]:
+        self.publisher.flush(self.FLUSH_SECONDS)
+        return {}
+
+    def restore(self, position: Mapping[str, float]) -> None:
+        del position  # nothing to go back to: a topic is appended to at least once
+
+    def close(self) -> None:
+        self.publisher.close()
+
+
 class History:
     """Publishes results to the board, the counters, the sinks and (``keep``) memory."""
 

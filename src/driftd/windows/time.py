@@ -19,7 +19,7 @@ them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +75,7 @@ class TimeWindow:
         self._matured = -math.inf  # end pane index of the newest matured window
         self._revisions: dict[int, int] = {}  # closed, not matured window -> last revision
         self._changed: set[int] = set()  # closed panes whose float sums changed since
+        self._running: tuple[int, npt.NDArray[np.int64]] | None = None  # (end, counts)
         self.watermark = Watermark(lateness, idle_seconds)
 
     # -- adding events ---------------------------------------------------------------
@@ -152,10 +153,8 @@ class TimeWindow:
         closed = self.closed_pane
         if closed <= self._closed:
             return []
-        ends = [end for end in self._ends_with_events() if self._closed < end <= closed]
-        if closed != -math.inf:
-            self._closed = max(self._closed, closed if closed != math.inf else
-                               max(ends, default=self._closed))
+        ends = self._ends_with_events(closed)
+        self._closed = closed if closed != math.inf else max(ends, default=self._closed)
         found = [self._window(end) for end in ends]
         if self.label_horizon is not None:
             self._revisions.update({end: 0 for end in ends})
@@ -194,29 +193,59 @@ class TimeWindow:
                 found.append(self._window(end, self._revisions[end]))
         return found
 
-    def _ends_with_events(self) -> Iterator[int]:
-        """End indices of the windows that hold at least one pane with counts, in order."""
-        ends: set[int] = set()
-        for index, pane in self._panes.items():
-            if pane.counts.size and index + self.panes > self._closed:
-                ends.update(range(index + 1, index + self.panes + 1))
-        yield from sorted(ends)
+    def _ends_with_events(self, closed: float) -> list[int]:
+        """End indices in (last closed, ``closed``] of the windows that hold at least one
+        pane with counts, in order: the union of [index + 1, index + panes]."""
+        ends: list[int] = []
+        after = self._closed
+        for index in sorted(i for i, p in self._panes.items() if p.counts.size):
+            first, last = max(index + 1, after + 1), min(index + self.panes, closed)
+            if first <= last:
+                ends.extend(range(int(first), int(last) + 1))
+                after = last
+        return ends
 
     def _window(self, end: int, revision: int = 0, *, matured: bool = False) -> TimedPane:
-        total = Pane.empty(self._slots if revision == 0 else 0, self._tails)
+        """Window ``end`` (its end pane index): float sums added up pane by pane (never
+        subtracted), bucket counts for revision 0 only."""
+        tails = np.zeros(self._tails)
+        events = 0
         for index in range(end - self.panes, end):
             pane = self._panes.get(index)
             if pane is not None:
-                if revision == 0:
-                    total.counts += pane.counts
-                total.tails += pane.tails
-                total.events += pane.events
-        return TimedPane(total, self.bound(end - self.panes), self.bound(end), revision, matured)
+                tails += pane.tails
+                events += pane.events
+        counts = self._counts(end) if revision == 0 else np.zeros(0, dtype=np.int64)
+        return TimedPane(Pane(counts, tails, events), self.bound(end - self.panes),
+                         self.bound(end), revision, matured)
+
+    def _counts(self, end: int) -> npt.NDArray[np.int64]:
+        """Bucket counts of window ``end``: the previous window's plus its newest pane
+        minus the pane that slid out (integers: exact), else summed afresh."""
+        previous = self._running
+        newest, oldest = self._panes.get(end - 1), self._panes.get(end - 1 - self.panes)
+        if previous is not None and previous[0] == end - 1 and (
+                oldest is None or oldest.counts.size):
+            counts = previous[1].copy()
+            if newest is not None:
+                counts += newest.counts
+            if oldest is not None:
+                counts -= oldest.counts
+        else:
+            counts = np.zeros(self._slots, dtype=np.int64)
+            for index in range(end - self.panes, end):
+                pane = self._panes.get(index)
+                if pane is not None and pane.counts.size:
+                    counts += pane.counts
+        self._running = (end, counts)
+        return counts.copy()
 
     def _drop_counts(self) -> None:
         """Bucket counts of panes no open window needs; the whole pane when no label can
         land in it any more."""
-        needed = self._closed - self.panes + 1  # oldest pane of the next window to close
+        # The oldest pane of the next window to close, and the one before it (the next
+        # window's counts are this one's minus that pane).
+        needed = self._closed - self.panes
         for index in [i for i, p in self._panes.items() if i < needed and p.counts.size]:
             pane = self._panes[index]
             if self.label_horizon is None:
@@ -256,6 +285,7 @@ class TimeWindow:
         self._revisions = {int(name.split("/", 1)[1]): int(n) for name, n in meta.items()
                            if name.startswith("revision/")}
         self._changed = set()
+        self._running = None
         self.watermark.restore(meta, now)
 
     def memory(self) -> tuple[int, int]:
