@@ -27,7 +27,11 @@ from kafka_e2e.support import (
 
 pytestmark = pytest.mark.kafka
 
-TICK_TS = 2_000.0  # closes the panes before it on every partition
+# Far ahead on every partition of both topics: with 1,000 s of allowed lateness the
+# watermark and the label clock reach 6,000 s, past the window [0, 5000) and its label
+# horizon, and past every prediction's and orphan's deadline.
+TICK_TS = 7_000.0
+LATENESS = 1_000.0  # outcomes are shuffled within their partitions by up to ~900 s
 
 
 def scenario(seed: int, n: int) -> dict[str, Any]:
@@ -46,6 +50,8 @@ def scenario(seed: int, n: int) -> dict[str, Any]:
 
 def write_config(directory: Path, bootstrap: str, topics: tuple[str, str], group: str, *,
                  ttl: float, checkpoint: bool) -> Path:
+    """Window "all": 5,000 s sliding by 100 s; label and orphan horizons ``ttl`` (event
+    time); the results history goes to ``results.jsonl``."""
     profile = directory / "m.json"
     if not profile.exists():
         rng = np.random.default_rng(0)
@@ -60,7 +66,8 @@ def write_config(directory: Path, bootstrap: str, topics: tuple[str, str], group
                         {"name": "score", "kind": "numeric", "role": "prediction"},
                         {"name": "label", "kind": "categorical", "role": "label"}],
             "windows": [{"name": "all", "type": "time", "duration_seconds": 5000,
-                         "slide_seconds": 100, "idle_timeout_seconds": 600}],
+                         "slide_seconds": 100, "idle_timeout_seconds": 600,
+                         "allowed_lateness_seconds": LATENESS}],
             "performance": {"task": "binary", "prediction": "score", "label": "label",
                             "label_ttl_seconds": ttl, "orphan_ttl_seconds": ttl,
                             "score_bins": 1000, "baseline": {"accuracy": 0.8}}}],
@@ -72,6 +79,7 @@ def write_config(directory: Path, bootstrap: str, topics: tuple[str, str], group
         "evaluation": {"interval_seconds": 0.5},
         "checkpoint": ({"path": str(directory / "state.sqlite"), "interval_seconds": 0.3}
                        if checkpoint else {"interval_seconds": 0.3}),
+        "results": {"path": str(directory / "results.jsonl")},
     }
     path = directory / f"{group}.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -80,7 +88,8 @@ def write_config(directory: Path, bootstrap: str, topics: tuple[str, str], group
 
 def produce_scenario(bootstrap: str, topics: tuple[str, str], s: dict[str, Any]) -> None:
     """Early outcomes first, then predictions, then the rest of the outcomes shuffled,
-    then a far-ahead tick on every prediction partition to close the window."""
+    then a far-ahead tick on every partition of both topics (the outcome ticks match no
+    prediction: they wait as orphans)."""
     def prediction(i: int) -> bytes:
         return orjson.dumps({"model": "m", "id": f"p{i}", "ts": float(s["ts"][i]),
                              "features": {"x": 0.0}, "prediction": float(s["scores"][i])})
@@ -98,9 +107,16 @@ def produce_scenario(bootstrap: str, topics: tuple[str, str], s: dict[str, Any])
     produce(bootstrap, topics[1], [outcome(i) for i in early], partitions=3)
     produce(bootstrap, topics[0], [prediction(i) for i in range(s["n"])], partitions=3)
     produce(bootstrap, topics[1], [outcome(i) for i in late] + ghosts, partitions=3)
+    produce_ticks(bootstrap, topics)
+
+
+def produce_ticks(bootstrap: str, topics: tuple[str, str]) -> None:
     tick = [orjson.dumps({"model": "m", "id": f"tick{p}", "ts": TICK_TS,
                           "features": {"x": 0.0}, "prediction": 0.5}) for p in range(3)]
     produce(bootstrap, topics[0], tick, partitions=3)
+    tock = [orjson.dumps({"model": "m", "id": f"tock{p}", "ts": TICK_TS, "label": 1})
+            for p in range(3)]
+    produce(bootstrap, topics[1], tock, partitions=3)
 
 
 def offline(s: dict[str, Any]) -> dict[str, float]:
@@ -114,8 +130,15 @@ def offline(s: dict[str, Any]) -> dict[str, float]:
             "auc": float(auc)}
 
 
-def window_performance(results: dict[str, Any]) -> dict[str, Any]:
-    (window,) = [w for w in results["windows"] if w["window"] == "all"]
+def window_performance(directory: Path) -> dict[str, Any]:
+    """The matured performance of the window [0, 5000) (every prediction) from the
+    results file, which holds each window's matured revision once."""
+    records = [orjson.loads(line) for line in (directory / "results.jsonl").read_bytes()
+               .splitlines()]
+    (window,) = [r for r in records
+                 if r["matured"] and (r["start"], r["end"]) == (0.0, 5000.0)]
+    revisions = [r["revision"] for r in records if (r["start"], r["end"]) == (0.0, 5000.0)]
+    assert revisions == list(range(len(revisions))), revisions
     performance: dict[str, Any] = window["performance"]
     return performance
 
@@ -128,15 +151,16 @@ def test_outcomes_out_of_order_join_exactly_and_expire_and_orphan_exactly(
 ) -> None:
     """6,000 predictions, 5,000 outcomes (800 of them before their prediction, the rest
     shuffled, with delays of 5 to 300 s), 1,000 predictions never labelled, 40 outcomes
-    without a prediction. TTLs of 4 s of processing time.
+    without a prediction. Label horizons of 400 s of event time.
 
-    Expected: the window's accuracy, F1 and AUC equal numpy on the joined pairs; 5,000
-    matched, 1,000 expired (+3 ticks), 40 orphaned.
+    Expected: the matured window's accuracy, F1 and AUC equal numpy on the joined pairs;
+    5,000 matched, 1,000 expired, 40 orphaned, once the label clock has passed them.
     """
     topics = (kafka_topic(partitions=3), kafka_topic(partitions=3))
     s = scenario(11, 6000)
     produce_scenario(kafka_bootstrap, topics, s)
-    config = write_config(tmp_path, kafka_bootstrap, topics, "join", ttl=4.0, checkpoint=False)
+    config = write_config(tmp_path, kafka_bootstrap, topics, "join", ttl=400.0,
+                          checkpoint=False)
     dump = tmp_path / "results.json"
     driftd = Driftd(config, dump=dump, log=tmp_path / "driftd.log")
     try:
@@ -146,11 +170,12 @@ def test_outcomes_out_of_order_join_exactly_and_expire_and_orphan_exactly(
             return metric_value(driftd.metrics(), f"driftd_{name}_total", model="m") or 0.0
 
         wait_for(lambda: counted("labels_matched") == 5000
-                  and counted("predictions_expired") == 1003
+                  and counted("predictions_expired") == 1000
                   and counted("outcomes_orphaned") == 40, "join counters", timeout=90)
+        assert counted("outcomes_late") == 0 and counted("labels_after_horizon") == 0
     finally:
         assert driftd.terminate() == 0, (tmp_path / "driftd.log").read_text()[-3000:]
-    performance = window_performance(load_results(dump))
+    performance = window_performance(tmp_path)
     assert performance["labeled"] == 5000 and performance["predictions"] == 6000
     expected = offline(s)
     for name, value in expected.items():
@@ -184,7 +209,7 @@ def test_kill_9_during_the_join_loses_and_repeats_no_match(
     assert final.wait(timeout=180) == 0, (tmp_path / "driftd.log").read_text()[-3000:]
     results = load_results(dump)
     assert results["late"] == {}  # restarts and partial assignments make nothing late
-    performance = window_performance(results)
+    performance = window_performance(tmp_path)
     assert performance["labeled"] == 50_000 and performance["predictions"] == 60_000
     log = (tmp_path / "driftd.log").read_text()
     assert log.count("restored checkpoint") >= 3
@@ -210,9 +235,7 @@ def test_regression_outcomes_join_to_the_offline_rmse_and_mae(
     produce(kafka_bootstrap, topics[1], [
         orjson.dumps({"model": "m", "id": f"r{i}", "ts": float(ts[i]) + 60,
                       "label": float(actual[i])}) for i in rng.permutation(n)], partitions=3)
-    produce(kafka_bootstrap, topics[0], [
-        orjson.dumps({"model": "m", "id": f"tick{p}", "ts": TICK_TS, "features": {"x": 0.0},
-                      "prediction": 0.0}) for p in range(3)], partitions=3)
+    produce_ticks(kafka_bootstrap, topics)
     config = write_config(tmp_path, kafka_bootstrap, topics, "regression", ttl=3600.0,
                           checkpoint=False)
     raw = yaml.safe_load(config.read_text())
@@ -224,7 +247,7 @@ def test_regression_outcomes_join_to_the_offline_rmse_and_mae(
     dump = tmp_path / "results.json"
     driftd = Driftd(config, drain=True, dump=dump, log=tmp_path / "driftd.log")
     assert driftd.wait(timeout=120) == 0, (tmp_path / "driftd.log").read_text()[-3000:]
-    performance = window_performance(load_results(dump))
+    performance = window_performance(tmp_path)
     assert performance["labeled"] == n
     error = predicted - actual
     assert performance["metrics"]["rmse"] == pytest.approx(np.sqrt(np.mean(error ** 2)),
