@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,10 @@ def demo_source(spec: DemoSourceConfig) -> DemoSource:
 
 
 def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
-          banner: str | None = None, dump_results: Path | None = None) -> int:
-    """Run a daemon in the foreground until SIGTERM/SIGINT (or drained)."""
+          banner: str | None = None, dump_results: Path | None = None,
+          report: Callable[[Daemon, int], None] | None = None) -> int:
+    """Run a daemon in the foreground until SIGTERM/SIGINT (or drained); ``report`` is
+    handed the daemon (holding its results history) and exit code at the end."""
     if banner:
         print(banner, flush=True)
     setup_logging(config.logging.level)
@@ -104,7 +106,7 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
         print(f"driftd: cannot start: {error}", file=sys.stderr)
         return 2
     daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained,
-                    extras=extras, keep_history=dump_results is not None)
+                    extras=extras, keep_history=dump_results is not None or report is not None)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
                                                                        or str(num)))
@@ -119,8 +121,10 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
         code = 2
     finally:  # also when the daemon ends on an error: the replay's results are kept
         if dump_results is not None:
-            report = final_report(daemon) | {"exit_code": code}
-            dump_results.write_text(json.dumps(report, indent=1))
+            dump = final_report(daemon) | {"exit_code": code}
+            dump_results.write_text(json.dumps(dump, indent=1))
+        if report is not None:
+            report(daemon, code)
     return code
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from driftd import __version__
-from driftd.config import Config, FileSourceConfig, JsonlSourceConfig, KafkaSourceConfig
+from driftd.config import Config, KafkaSourceConfig
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
@@ -39,7 +39,13 @@ from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
-from driftd.sources.base import OffsetSource, Source, SourceSetupError, SourceUnavailable
+from driftd.sources.base import (
+    FileInput,
+    OffsetSource,
+    Source,
+    SourceSetupError,
+    SourceUnavailable,
+)
 from driftd.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -214,12 +220,10 @@ class Daemon:
         for a partition, so a predictions file read ahead of its outcomes file does not
         make the outcomes late."""
         models = [m.name for m in self.config.models]
-        now = self._clock()
-        for spec in self.config.sources:
-            if isinstance(spec, FileSourceConfig | JsonlSourceConfig):
-                key = spec.source_name if isinstance(spec, FileSourceConfig) else \
-                    f"jsonl:{spec.path}"
-                self.monitor.expect({m: [key] for m in models}, now, spec.stream)
+        for source in self._sources:
+            if isinstance(source, FileInput):
+                self.monitor.expect({m: [source.name] for m in models}, self._clock(),
+                                    source.stream)
 
     def _keys(self, partitions: list[tuple[str, int]], *,
               outcomes: bool) -> dict[str, list[str]]:
@@ -267,7 +271,8 @@ class Daemon:
     def _connect_source(self, source: OffsetSource) -> None:
         """Connect, retrying while no broker answers, as during any outage: readiness
         says why, and past broker_timeout_seconds the daemon exits 3."""
-        self.health.set("sources", False, f"connecting to {source.name}")
+        # Shown on /readyz at once; logged only if the attempt fails (a file is instant).
+        self.health.set("sources", False, f"connecting to {source.name}", log=False)
         while True:
             try:
                 source.connect(CONNECT_ATTEMPT_SECONDS)

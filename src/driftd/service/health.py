@@ -30,17 +30,20 @@ class Health:
         """Always true: a process that can answer the probe is alive."""
         return True
 
-    def set(self, name: str, ok: bool, reason: str = "") -> None:
-        """Record whether condition ``name`` holds, and why not when it does not."""
+    def set(self, name: str, ok: bool, reason: str = "", *, log: bool = True) -> None:
+        """Record whether condition ``name`` holds, and why not when it does not; a
+        change is logged unless ``log`` is false."""
         _check_name(name)
         failure = None if ok else (reason or "not ready")
         with self._lock:
             changed = name not in self._conditions or self._conditions[name] != failure
             self._conditions[name] = failure
         # Only transitions are logged, so a condition re-asserted on every tick stays quiet.
-        if changed and failure is None:
+        if not changed or not log:
+            return
+        if failure is None:
             logger.info("readiness: %s ok", name)
-        elif changed:
+        else:
             logger.warning("readiness: %s failing: %s", name, failure)
 
     def ready(self) -> tuple[bool, list[str]]:

@@ -63,6 +63,15 @@ class PartitionListener(Protocol):
 
 
 @runtime_checkable
+class FileInput(Protocol):
+    """A source that is one ordered input of one stream (a file, stdin), named like the
+    input key of its batches: event-time windows wait for it as for a partition."""
+
+    name: str
+    stream: str
+
+
+@runtime_checkable
 class OffsetSource(Protocol):
     """A source whose read position can be checkpointed and resumed."""
 

@@ -31,7 +31,7 @@ class FileSource:
         self.name = config.source_name
         self._path = Path(config.path)
         self._format = config.file_format
-        self._stream = config.stream
+        self.stream = config.stream
         self._batch_size = config.batch_size
         ts = config.fields.ts
         self._epoch_columns = (ts,) if "." not in ts else ()
@@ -55,7 +55,7 @@ class FileSource:
         self._read += len(messages)
         if not self._left():
             self._fill()  # so that drained() is true as soon as the last record is out
-        return RawBatch(self._stream, messages, origins, key=self.name, partition=self.name,
+        return RawBatch(self.stream, messages, origins, key=self.name, partition=self.name,
                         position=(self.name, 0, self._read))
 
     def _left(self) -> int:

@@ -17,7 +17,7 @@ class JsonlSource:
         self._batch_size = batch_size
         self._skip = 0
         self._label = "stdin" if path == "-" else path
-        self._stream = stream
+        self.stream = stream
         if handle is not None:
             self._handle = handle
         elif path == "-":
@@ -50,7 +50,7 @@ class JsonlSource:
         if not messages and self._done:
             return None
         position = (self.name, 0, self._line) if self._owns else None
-        return RawBatch(self._stream, messages, origins, key=self.name, position=position)
+        return RawBatch(self.stream, messages, origins, key=self.name, position=position)
 
     # Resumable position: the number of lines read, as offset of partition 0 of the file.
 

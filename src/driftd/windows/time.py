@@ -172,25 +172,30 @@ class TimeWindow:
         dropped once no unmatured window holds them."""
         if self.label_horizon is None:
             return []
-        ready = sorted(end for end in self._revisions
-                       if self.bound(end) + self.label_horizon < label_clock)
+        ready = []
+        for end in self._revisions:  # in closing order: oldest first
+            if not self.bound(end) + self.label_horizon < label_clock:
+                break
+            ready.append(end)
         found = []
         for end in ready:
             revision = self._revisions.pop(end) + 1
             found.append(self._window(end, revision, matured=True))
             self._matured = max(self._matured, end)
-        self._drop_matured()
+        if found:
+            self._drop_matured()
         return found
 
     def revise(self) -> list[TimedPane]:
         """A new revision of every closed, not matured window whose float sums changed
         since its last one (labels arrived), oldest first."""
         changed, self._changed = self._changed, set()
+        ends = sorted({end for index in changed for end in range(index + 1, index + self.panes + 1)
+                       if end in self._revisions})
         found = []
-        for end in sorted(self._revisions):
-            if any(index in changed for index in range(end - self.panes, end)):
-                self._revisions[end] += 1
-                found.append(self._window(end, self._revisions[end]))
+        for end in ends:
+            self._revisions[end] += 1
+            found.append(self._window(end, self._revisions[end]))
         return found
 
     def _ends_with_events(self, closed: float) -> list[int]:
@@ -289,8 +294,10 @@ class TimeWindow:
         self.watermark.restore(meta, now)
 
     def memory(self) -> tuple[int, int]:
-        """Bytes held by panes with bucket counts, and by panes kept for labels only."""
+        """Bytes held by panes with bucket counts (and the running window counts), and
+        by panes kept for labels only."""
         full = sum(p.counts.nbytes + p.tails.nbytes for p in self._panes.values()
                    if p.counts.size)
+        full += self._running[1].nbytes if self._running is not None else 0
         light = sum(p.tails.nbytes for p in self._panes.values() if not p.counts.size)
         return full, light
