@@ -3,10 +3,9 @@
 The dump (`--dump-results`) counts the events of each stream, the rejections and the
 label join; window results are not asserted here.
 
-The daemon reads its sources in turn, a batch each, and an outcome is on time only
-while its input keeps up with the predictions' event time (the label clock). So the
-outcome file is listed first and both files are read in batches that span the same
-time: each batch of outcomes waits as orphans for the batch of predictions after it.
+The daemon reads its sources in turn, a batch each; each file is one input of its
+stream, so the label clock waits for the outcomes file however far ahead the
+predictions file is read: listing order and batch sizes lose no label.
 """
 
 from __future__ import annotations
@@ -78,9 +77,10 @@ def predictions(count: int) -> pd.DataFrame:
 
 
 def test_csv_predictions_and_jsonl_outcomes(tmp_path: Path) -> None:
-    """Steps: 600 predictions in a CSV (RFC 3339 times, batches of 60), the x of p7 is
+    """Steps: 600 predictions in a CSV (RFC 3339 times, one batch), the x of p7 is
     "twelve"; the outcomes of the 300 even-numbered predictions in a JSONL file, a
-    minute later each (epoch seconds, batches of 30), read with `stream: outcomes`.
+    minute later each (epoch seconds, batches of 15), read with `stream: outcomes`
+    after the whole predictions file (one batch).
 
     Expected: 599 predictions and 300 outcomes counted, one wrong_type rejection, every
     outcome matched to its prediction, exit 0.
@@ -95,9 +95,10 @@ def test_csv_predictions_and_jsonl_outcomes(tmp_path: Path) -> None:
                       "label": int(row.label)}) + b"\n"
         for row in frame.iloc[::2].itertuples()))
 
-    dump = backtest(tmp_path, [{"type": "jsonl", "path": "outcomes.jsonl",
-                                "stream": "outcomes", "batch_size": 30},
-                               {"type": "file", "path": "predictions.csv", "batch_size": 60}])
+    # Predictions first, in batches spanning 20 times the outcomes' time: no label lost.
+    dump = backtest(tmp_path, [{"type": "file", "path": "predictions.csv", "batch_size": 600},
+                               {"type": "jsonl", "path": "outcomes.jsonl",
+                                "stream": "outcomes", "batch_size": 15}])
 
     assert dump["events"] == {"predictions/m": 599, "outcomes/m": 300}
     assert dump["invalid"] == {"wrong_type": 1}
