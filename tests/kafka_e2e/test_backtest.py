@@ -1,5 +1,7 @@
 """A backtest from files gives the results history of a Kafka replay of the same events.
 
+The Kafka replay also publishes its history to a results topic, keyed by model.
+
 Predictions and their delayed outcomes, once produced to two 3-partition topics and
 read by `driftd run --exit-when-drained`, once written to a Parquet file (zoned
 timestamps) and a JSONL file and read by `driftd backtest`: every window closes once,
@@ -23,7 +25,7 @@ import yaml
 
 from driftd.config import ColumnConfig
 from driftd.reference.build import build_profile
-from kafka_e2e.support import Driftd, free_port, produce, results_history
+from kafka_e2e.support import Driftd, consume_all, free_port, produce, results_history
 
 pytestmark = pytest.mark.kafka
 
@@ -51,7 +53,8 @@ def events(n: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return predictions, outcomes
 
 
-def write_config(directory: Path, sources: list[dict[str, Any]]) -> Path:
+def write_config(directory: Path, sources: list[dict[str, Any]],
+                 results_topic: str | None = None) -> Path:
     rng = np.random.default_rng(0)
     build_profile("m", COLUMNS, {"x": rng.normal(size=3000), "score": rng.random(3000)},
                   {"c": rng.choice(["a", "b", "c"], 3000).tolist()}, rows=3000,
@@ -68,7 +71,8 @@ def write_config(directory: Path, sources: list[dict[str, Any]]) -> Path:
                             "baseline": {"accuracy": 0.7}}}],
         "sources": sources,
         "http": {"address": f"127.0.0.1:{free_port()}"},
-        "results": {"path": str(directory / "results.jsonl")},
+        "results": {"path": str(directory / "results.jsonl"),
+                    **({"kafka_topic": results_topic} if results_topic else {})},
     }
     path = directory / "driftd.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -104,16 +108,20 @@ def test_a_file_backtest_gives_the_history_of_the_kafka_replay(
     kafka_dir.mkdir()
     files_dir.mkdir()
 
-    topics = (kafka_topic(partitions=3), kafka_topic(partitions=3))
+    topics = (kafka_topic(partitions=3), kafka_topic(partitions=3), kafka_topic(partitions=2))
     produce(kafka_bootstrap, topics[0], [orjson.dumps(e) for e in predictions], partitions=3)
     produce(kafka_bootstrap, topics[1], [orjson.dumps(e) for e in outcomes], partitions=3)
     config = write_config(kafka_dir, [{
         "type": "kafka", "bootstrap_servers": kafka_bootstrap, "group_id": "replay",
         "poll_timeout_ms": 100, "topics": [{"name": topics[0], "stream": "predictions"},
-                                           {"name": topics[1], "stream": "outcomes"}]}])
+                                           {"name": topics[1], "stream": "outcomes"}]}],
+        results_topic=topics[2])
     driftd = Driftd(config, drain=True, log=kafka_dir / "driftd.log")
     assert driftd.wait(timeout=180) == 0, (kafka_dir / "driftd.log").read_text()[-3000:]
     from_kafka = results_history(kafka_dir / "results.jsonl")
+    published = consume_all(kafka_bootstrap, topics[2], expected=len(from_kafka))
+    assert {r.key for r in published} == {b"m"}  # keyed by model: one partition, in order
+    assert [orjson.loads(r.value)["end"] for r in published] == [r["end"] for r in from_kafka]
 
     frame = pd.DataFrame({
         "model": "m", "id": [e["id"] for e in predictions],

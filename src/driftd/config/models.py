@@ -134,9 +134,14 @@ class PerformanceConfig(_Frozen):
     positive_label: str = "1"
     threshold: float = Field(default=0.5, ge=0, le=1)
     label_ttl_seconds: float = Field(
-        default=86_400.0, gt=0, description="How long a prediction waits for its outcome.")
+        default=86_400.0, gt=0,
+        description="The label horizon, in event time: an outcome counts when it is at "
+        "most this long after its prediction; a window matures (its performance final) "
+        "once the label clock has passed its end by this much.")
     orphan_ttl_seconds: float = Field(
-        default=300.0, gt=0, description="How long an outcome waits for its prediction.")
+        default=300.0, gt=0,
+        description="In event time: an outcome counts when it is at most this long "
+        "before its prediction (clock skew), and waits that long for it.")
     max_pending: int = Field(default=5_000_000, ge=1)
     score_bins: int = Field(default=100, ge=10, le=10_000)
     baseline: dict[str, float] = Field(default_factory=dict)
