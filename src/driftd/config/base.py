@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from driftd.timezones import parse_timezone
 
 
 class _Frozen(BaseModel):
@@ -16,3 +20,12 @@ def _require_unique(what: str, names: list[str]) -> None:
         if name in seen:
             raise ValueError(f"{what} names must be unique, {name!r} appears twice")
         seen.add(name)
+
+
+def _known_timezone(value: str) -> str:
+    parse_timezone(value)  # raises ValueError naming what it accepts
+    return value
+
+
+# An IANA zone name (Europe/Berlin) or a fixed offset (+02:00), checked when loaded.
+TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]

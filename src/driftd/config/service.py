@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from driftd.config.base import _Frozen
-from driftd.timezones import parse_timezone
+from driftd.config.base import TimeZoneName, _Frozen
 
 
 class IngestConfig(_Frozen):
@@ -36,18 +35,11 @@ class IngestConfig(_Frozen):
         default=None, gt=0,
         description="Events older than this (against the clock) are rejected (reason "
         "timestamp_too_old); off by default, so that replays of old data work.")
-    timezone: str | None = Field(
+    timezone: TimeZoneName | None = Field(
         default=None,
         description="Where event times without a UTC offset were written: an IANA name "
         "(Europe/Berlin) or an offset (+02:00). Unset: such times are rejected (reason "
         "invalid_timestamp).")
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone_is_known(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_timezone(value)
-        return value
 
 
 class HttpConfig(_Frozen):

@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from driftd.config.base import _Frozen, _require_unique
+from driftd.config.base import TimeZoneName, _Frozen, _require_unique
 from driftd.datafile import FORMATS
-from driftd.timezones import parse_timezone
 
 Stream = Literal["features", "predictions", "outcomes"]
 
@@ -43,7 +42,7 @@ class FileSourceConfig(_Frozen):
         description="auto: from the suffix (.jsonl .ndjson .json .csv .parquet .pq).")
     fields: EventFields = EventFields()
     batch_size: int = Field(default=5000, gt=0, le=1_000_000)
-    timezone: str | None = Field(
+    timezone: TimeZoneName | None = Field(
         default=None, description="Overrides ingest.timezone for this file's naive times.")
 
     @field_validator("path")
@@ -60,13 +59,6 @@ class FileSourceConfig(_Frozen):
         if value == "auto" and path is not None and Path(path).suffix.lower() not in FORMATS:
             raise ValueError(f"cannot tell the format of {path} from its suffix; set format "
                              "to jsonl, csv or parquet")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone_is_known(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_timezone(value)
         return value
 
     @property

@@ -117,3 +117,49 @@ class OffsetSource(Protocol):
     def drained(self) -> bool:
         """Everything available has been handed out."""
         ...
+
+
+class ReadOnce:
+    """The ``OffsetSource`` side of a source read once, in order, to its end (a file):
+    its position is the number of records read, as offset of partition 0 of ``name``,
+    so a checkpoint resumes it where it stopped; it has no partitions, lag or commits.
+    ``resumable`` is false for a stream that cannot be re-read (stdin)."""
+
+    name: str
+    resumable = True
+
+    def __init__(self) -> None:
+        self._skip = 0  # records read before the checkpoint this run resumed from
+        self._acknowledged = 0  # records whose batch the daemon has ingested
+        self._done = False
+
+    def connect(self, timeout_seconds: float) -> None:
+        del timeout_seconds  # a file is there or not: the preflight and opening tell
+
+    def start_from(self, offsets: Offsets) -> None:
+        self._skip = offsets.get((self.name, 0), 0) if self.resumable else 0
+
+    def subscribe(self, listener: PartitionListener) -> None:
+        del listener  # a file has no partitions to move
+
+    def partitions(self) -> list[tuple[str, int]]:
+        return []
+
+    def acknowledge(self, batch: RawBatch) -> None:
+        if batch.position is not None and batch.position[0] == self.name:
+            self._acknowledged = max(self._acknowledged, batch.position[2])
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        if not self.resumable:
+            return {}
+        return {(self.name, 0): max(self._acknowledged, self._skip)}
+
+    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
+        del offsets, wait
+        return True
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        return {}
+
+    def drained(self) -> bool:
+        return self._done

@@ -14,10 +14,10 @@ import orjson
 
 from driftd.config import FileSourceConfig
 from driftd.datafile import Chunk, read_chunks
-from driftd.sources.base import Offsets, PartitionListener, RawBatch
+from driftd.sources.base import RawBatch, ReadOnce
 
 
-class FileSource:
+class FileSource(ReadOnce):
     """Hands out a file's records in order; its position is the number of records read
     (non-blank lines, or rows), as offset of partition 0 of the file, so a checkpoint
     resumes a replay where it stopped.
@@ -28,6 +28,7 @@ class FileSource:
     """
 
     def __init__(self, config: FileSourceConfig) -> None:
+        super().__init__()
         self.name = config.source_name
         self._path = Path(config.path)
         self._format = config.file_format
@@ -38,10 +39,7 @@ class FileSource:
         self._chunks: Generator[Chunk, None, None] | None = None
         self._chunk = Chunk()  # read from the file; handed out up to the cursor
         self._cursor = 0
-        self._skip = 0
         self._read = 0  # records handed out, counting those skipped on resume
-        self._acknowledged = 0
-        self._done = False
 
     def poll(self, max_messages: int, timeout_seconds: float) -> RawBatch | None:
         """The next records, up to ``max_messages`` and ``batch_size``."""
@@ -77,35 +75,6 @@ class FileSource:
             chunk.objects = []
         self._chunk, self._cursor = chunk, 0
         return True
-
-    def connect(self, timeout_seconds: float) -> None:
-        del timeout_seconds  # the preflight checked the file; reading starts on the first poll
-
-    def start_from(self, offsets: Offsets) -> None:
-        self._skip = offsets.get((self.name, 0), 0)
-
-    def subscribe(self, listener: PartitionListener) -> None:
-        del listener  # a file has no partitions to move
-
-    def partitions(self) -> list[tuple[str, int]]:
-        return []
-
-    def acknowledge(self, batch: RawBatch) -> None:
-        if batch.position is not None and batch.position[0] == self.name:
-            self._acknowledged = max(self._acknowledged, batch.position[2])
-
-    def positions(self) -> dict[tuple[str, int], int]:
-        return {(self.name, 0): max(self._acknowledged, self._skip)}
-
-    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
-        del offsets, wait
-        return True
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        return {}
-
-    def drained(self) -> bool:
-        return self._done
 
     def close(self) -> None:
         if self._chunks is not None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO
 
-from driftd.sources.base import Offsets, PartitionListener, RawBatch
+from driftd.sources.base import RawBatch, ReadOnce
 
 
-class JsonlSource:
+class JsonlSource(ReadOnce):
     """Reads one event (or a JSON array of events) per line; exhausted at end of file."""
 
     def __init__(self, path: str, *, stream: str = "predictions", batch_size: int = 5000,
                  handle: BinaryIO | None = None) -> None:
+        super().__init__()
         self.name = f"jsonl:{path}"
         self._batch_size = batch_size
-        self._skip = 0
         self._label = "stdin" if path == "-" else path
         self.stream = stream
         if handle is not None:
@@ -25,9 +25,8 @@ class JsonlSource:
         else:
             self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
         self._owns = handle is None and path != "-"
+        self.resumable = self._owns  # stdin cannot be read again
         self._line = 0  # lines read
-        self._acknowledged = 0  # lines whose batch the daemon has ingested
-        self._done = False
 
     def poll(self, max_messages: int, timeout_seconds: float) -> RawBatch | None:
         """The next lines, up to ``max_messages``; blocks on stdin like any reader."""
@@ -49,39 +48,8 @@ class JsonlSource:
             self._done = True
         if not messages and self._done:
             return None
-        position = (self.name, 0, self._line) if self._owns else None
+        position = (self.name, 0, self._line) if self.resumable else None
         return RawBatch(self.stream, messages, origins, key=self.name, position=position)
-
-    # Resumable position: the number of lines read, as offset of partition 0 of the file.
-
-    def connect(self, timeout_seconds: float) -> None:
-        del timeout_seconds  # a file is there or not: opening it is the constructor's job
-
-    def start_from(self, offsets: Offsets) -> None:
-        self._skip = offsets.get((self.name, 0), 0) if self._owns else 0
-
-    def subscribe(self, listener: PartitionListener) -> None:
-        del listener  # a file has no partitions to move
-
-    def partitions(self) -> list[tuple[str, int]]:
-        return []
-
-    def acknowledge(self, batch: RawBatch) -> None:
-        if batch.position is not None and batch.position[0] == self.name:
-            self._acknowledged = max(self._acknowledged, batch.position[2])
-
-    def positions(self) -> dict[tuple[str, int], int]:
-        return {(self.name, 0): max(self._acknowledged, self._skip)} if self._owns else {}
-
-    def commit(self, offsets: Offsets, *, wait: bool = True) -> bool:
-        del offsets, wait
-        return True
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        return {}
-
-    def drained(self) -> bool:
-        return self._done
 
     def close(self) -> None:
         if self._owns and not self._handle.closed:
