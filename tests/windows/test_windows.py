@@ -142,3 +142,20 @@ def test_a_restored_window_remembers_which_partitions_already_reached_their_end(
     closed = restored.close()
     assert bounds(closed) == [(0.0, 20.0), (10.0, 30.0), (20.0, 40.0)]
     assert closed[-1].pane.counts.tolist() == counts([3])
+
+
+def test_a_restored_window_matures_its_windows_oldest_first_past_any_number_of_digits() -> None:
+    """Windows ending at pane 9 and pane 10 wait for their labels when checkpointed (a
+    checkpoint orders its keys as text: "revision/10" before "revision/9").
+
+    Expected: restored, the label clock past both horizons matures both, 9 first."""
+    window = TimeWindow(10, 10, 0, slots=SLOTS, tails=1, label_horizon=100)
+    window.add(encoded([1, 2], [85.0, 95.0]))
+    window.add(encoded([3], [105.0]))
+    assert bounds(window.close()) == [(80.0, 90.0), (90.0, 100.0)]
+    meta, panes = window.state()
+    restored = TimeWindow(10, 10, 0, slots=SLOTS, tails=1, label_horizon=100)
+    restored.restore(dict(sorted(meta.items())), {k: p.copy() for k, p in panes.items()})
+    matured = restored.mature(label_clock=201.0)
+    assert bounds(matured) == [(80.0, 90.0), (90.0, 100.0)]
+    assert all(m.matured and m.revision == 1 for m in matured)

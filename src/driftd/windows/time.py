@@ -72,7 +72,6 @@ class TimeWindow:
         self._slots, self._tails = slots, tails
         self._panes: dict[int, Pane] = {}  # by index; closed ones may hold float sums only
         self._closed = -math.inf  # end pane index of the newest window handed out
-        self._matured = -math.inf  # end pane index of the newest matured window
         self._revisions: dict[int, int] = {}  # closed, not matured window -> last revision
         self._changed: set[int] = set()  # closed panes whose float sums changed since
         self._running: tuple[int, npt.NDArray[np.int64]] | None = None  # (end, counts)
@@ -181,7 +180,6 @@ class TimeWindow:
         for end in ready:
             revision = self._revisions.pop(end) + 1
             found.append(self._window(end, revision, matured=True))
-            self._matured = max(self._matured, end)
         if found:
             self._drop_matured()
         return found
@@ -261,7 +259,7 @@ class TimeWindow:
         self._drop_matured()
 
     def _drop_matured(self) -> None:
-        oldest_unmatured = min(self._revisions, default=math.inf)
+        oldest_unmatured = next(iter(self._revisions), math.inf)  # closing order
         for index in [i for i, p in self._panes.items() if not p.counts.size
                       and i + self.panes < oldest_unmatured]:
             del self._panes[index]
@@ -271,9 +269,9 @@ class TimeWindow:
 
     def state(self) -> tuple[dict[str, float], dict[str, Pane]]:
         """What resumes it exactly: the watermark with each input's stream time, the
-        windows handed out and matured, revision numbers, and the retained panes by
-        index (shared, not copied: take it on the thread that adds events)."""
-        meta = {**self.watermark.state(), "closed": self._closed, "matured": self._matured,
+        windows handed out, the revision numbers of those not matured, and the retained
+        panes by index (shared, not copied: take it on the thread that adds events)."""
+        meta = {**self.watermark.state(), "closed": self._closed,
                 **{f"revision/{end}": float(n) for end, n in self._revisions.items()}}
         return meta, {f"i{index}": pane for index, pane in self._panes.items()}
 
@@ -286,9 +284,9 @@ class TimeWindow:
             raise ValueError("checkpointed panes do not fit this window's layout")
         self._panes = {int(name[1:]): pane for name, pane in panes.items()}
         self._closed = float(meta["closed"])
-        self._matured = float(meta["matured"])
-        self._revisions = {int(name.split("/", 1)[1]): int(n) for name, n in meta.items()
-                           if name.startswith("revision/")}
+        self._revisions = dict(sorted(  # closing order (a checkpoint sorts keys as text)
+            (int(name.split("/", 1)[1]), int(n)) for name, n in meta.items()
+            if name.startswith("revision/")))
         self._changed = set()
         self._running = None
         self.watermark.restore(meta, now)
