@@ -8,8 +8,9 @@ right after writing it, asynchronously (the checkpoint is the source of truth; t
 only informs lag tools), so a broker outage never blocks the main loop on it.
 
 One module per concept: ``options`` (client options, error texts), ``bootstrap`` (SASL and
-TLS failures at bootstrap said clearly), ``consumer``, ``dead_letters``, ``probe``,
-``publisher`` and ``results`` (the results-history topic).
+TLS failures at bootstrap said clearly), ``consumer``, ``delivery`` (bounded, at-least-once
+sending to a topic), ``dead_letters`` and ``results`` (the results-history topic), both
+sent by ``delivery``, ``probe`` and ``publisher``.
 """
 
 from __future__ import annotations

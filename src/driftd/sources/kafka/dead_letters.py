@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
-import threading
 import time
-from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
-
 from driftd.config import KafkaSourceConfig
 from driftd.events import Rejection
-from driftd.sources.kafka.options import KafkaSetupError, client_options, describe_error
-
-logger = logging.getLogger("driftd.sources.kafka")  # the package's name, as before the split
+from driftd.sources.kafka.delivery import Delivery, Limits, Outgoing, Texts
 
 # Dead letters: records above DEAD_LETTER_MAX_BYTES (under the brokers' default limit of
 # 1 MiB with room for headers) are cut to it; one the topic still refuses as too large is
@@ -38,19 +30,21 @@ DEAD_LETTER_BACKOFF_SECONDS = (1.0, 30.0)
 # on with the checkpoint, so a crash right after loses that copy (its rejection is still
 # counted); waiting longer would stall ingestion whenever the dead-letter topic does.
 DEAD_LETTER_FLUSH_SECONDS = 1.0
-DEAD_LETTER_CLOSE_SECONDS = 2.0
+DEAD_LETTER_CLOSE_SECONDS = 2.0  # what close waits after a flush's worth
 DEAD_LETTER_OUTCOMES = ("sent", "truncated", "failed", "dropped")
+_LIMITS = Limits(DEAD_LETTER_MAX_BYTES, DEAD_LETTER_HEADROOM, DEAD_LETTER_ATTEMPTS,
+                 DEAD_LETTER_QUEUE_BYTES, DEAD_LETTER_QUEUE_RECORDS,
+                 DEAD_LETTER_MAX_BLOCK_MS, DEAD_LETTER_BACKOFF_SECONDS)
+_TEXTS = Texts(producer="dead-letter", records="dead letters", client_suffix="dlq",
+               failed="could not send a dead letter of %s to %s (%s); retrying it within "
+                      "bounds, counted in driftd_dead_letters_total")
 _ORIGIN = re.compile(r"^(?P<topic>.+)\[(?P<partition>\d+)\]@(?P<offset>\d+)$")
-_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 
 
-@dataclass(slots=True)
-class _Letter:
-    value: bytes
-    headers: list[tuple[str, bytes]]
+@dataclass(slots=True, kw_only=True)
+class _Letter(Outgoing):
     rejection: Rejection
-    form: str = "sent"  # as it goes out: "sent" (whole), "truncated" or "reference"
-    attempts: int = 0
+    reference: bool = False  # a reference to the message instead of its bytes
 
 
 class DeadLetters:
@@ -62,167 +56,45 @@ class DeadLetters:
 
     def __init__(self, config: KafkaSourceConfig, topic: str, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.topic, self._clock = topic, clock
-        self._lock = threading.Condition()
-        self._outcomes: Counter[str] = Counter(dict.fromkeys(DEAD_LETTER_OUTCOMES, 0))
-        self._in_flight = 0  # bytes sent to the producer and not yet answered
-        self._returned: deque[tuple[_Letter, Exception]] = deque()  # from the sender thread
-        self._queue: deque[_Letter] = deque()  # waiting for a retry, on the main thread
-        self._queued_bytes = 0
-        self._paused_until = 0.0
-        self._backoff = DEAD_LETTER_BACKOFF_SECONDS[0]
-        self._warned: set[str] = set()
-        self._config = config
-        self._producer: KafkaProducer | None = None  # created by connect()
+        self.topic = topic
+        self._delivery: Delivery[_Letter] = Delivery(
+            config, topic, _LIMITS, _TEXTS, outcomes=DEAD_LETTER_OUTCOMES,
+            too_large=self._too_large, clock=clock)
 
     def connect(self, timeout_seconds: float) -> None:
         """Create the producer (which bootstraps); until then letters wait in the queue."""
-        if self._producer is not None:
-            return
-        config = self._config
-        try:
-            # Not idempotent: kafka-python's idempotent producer takes a record refused as
-            # too large for a fatal error and fails every later record (a duplicate dead
-            # letter is harmless; a dead dead-letter producer is not).
-            self._producer = KafkaProducer(
-                acks="all", linger_ms=20, max_block_ms=DEAD_LETTER_MAX_BLOCK_MS,
-                enable_idempotence=False,
-                max_request_size=DEAD_LETTER_MAX_BYTES + DEAD_LETTER_HEADROOM,
-                request_timeout_ms=10_000, delivery_timeout_ms=30_000,
-                bootstrap_timeout_ms=max(1000, round(timeout_seconds * 1000)),
-                **client_options(config.bootstrap_servers, f"{config.client_id}-dlq",
-                                 config.security))
-        except (KafkaError, OSError, ValueError) as error:
-            raise KafkaSetupError(f"cannot create the dead-letter producer: {error}") from error
+        self._delivery.connect(timeout_seconds)
 
     def outcomes(self) -> dict[str, int]:
         """Dead-letter records so far by outcome (all four, from 0)."""
-        with self._lock:
-            return dict(self._outcomes)
+        return self._delivery.outcomes()
 
     def send(self, rejections: Sequence[Rejection]) -> None:
-        self._retry()
-        for rejection in rejections:
-            self._submit(_letter(rejection))
+        self._delivery.send([_letter(rejection) for rejection in rejections])
 
     def flush(self) -> None:
         """Wait up to DEAD_LETTER_FLUSH_SECONDS for what was sent (not while failing)."""
-        self._retry()
-        deadline = self._clock() + DEAD_LETTER_FLUSH_SECONDS
-        with self._lock:
-            while self._in_flight and not self._paused():
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    break
-                self._lock.wait(min(remaining, 0.05))
-        self._retry()
+        self._delivery.flush(DEAD_LETTER_FLUSH_SECONDS)
 
     def close(self) -> None:
-        self.flush()
-        with self._lock:
-            failing, left = self._paused(), len(self._queue)
-            self._outcomes["dropped"] += left
-            self._queue.clear()
-        if left:
-            logger.warning("dropped %d dead letters still waiting for a retry at shutdown", left)
-        if self._producer is None:
-            return
-        try:  # kafka-python raises if its final flush times out
-            self._producer.close(timeout=0 if failing else DEAD_LETTER_CLOSE_SECONDS)
-        except KafkaError as error:
-            logger.warning("the dead-letter producer closed with records unsent: %s",
-                           describe_error(error))
+        """Wait up to DEAD_LETTER_FLUSH_SECONDS + DEAD_LETTER_CLOSE_SECONDS for what was
+        sent, then close the producer at once; what is still unsent is counted dropped."""
+        self._delivery.close(DEAD_LETTER_FLUSH_SECONDS + DEAD_LETTER_CLOSE_SECONDS)
 
-    # -- on the main thread ---------------------------------------------------------------
-
-    def _submit(self, letter: _Letter) -> None:
-        with self._lock:
-            hold = self._paused() or self._in_flight + len(letter.value) > DEAD_LETTER_QUEUE_BYTES
-        if hold or self._producer is None:
-            self._enqueue(letter)
-            return
-        letter.attempts += 1
-        try:
-            future = self._producer.send(self.topic, value=letter.value, headers=letter.headers)
-        except KafkaError as error:  # no metadata within max_block_ms, not authorized...
-            self._failed(letter, error)
-            return
-        with self._lock:
-            self._in_flight += len(letter.value)
-        future.add_callback(self._delivered, letter)
-        future.add_errback(self._undelivered, letter)
-
-    def _retry(self) -> None:
-        """Handle the records the broker refused, then resend the queue if not paused."""
-        with self._lock:
-            returned = list(self._returned)
-            self._returned.clear()
-        for letter, error in returned:
-            if isinstance(error, _TOO_LARGE) and letter.form != "reference":
-                self._warn("too large", "the dead-letter topic %s refused a record of %d "
-                           "bytes as too large (its max.message.bytes is lower than "
-                           "driftd's %d): sending references instead", self.topic,
-                           len(letter.value), DEAD_LETTER_MAX_BYTES)
-                letter = _reference(letter.rejection)
-                self._submit(letter)
-            else:
-                self._failed(letter, error)
-        while True:
-            with self._lock:
-                if not self._queue or self._paused():
-                    return
-                letter = self._queue.popleft()
-                self._queued_bytes -= len(letter.value)
-            self._submit(letter)
-
-    def _failed(self, letter: _Letter, error: Exception) -> None:
-        with self._lock:
-            self._outcomes["failed"] += 1
-            self._paused_until = self._clock() + self._backoff
-            self._backoff = min(self._backoff * 2, DEAD_LETTER_BACKOFF_SECONDS[1])
-        self._warn(type(error).__name__, "could not send a dead letter of %s to %s "
-                   "(%s); retrying it within bounds, counted in driftd_dead_letters_total",
-                   letter.rejection.origin, self.topic, describe_error(error))
-        if letter.attempts < DEAD_LETTER_ATTEMPTS and not isinstance(error, _TOO_LARGE):
-            self._enqueue(letter)
-        else:
-            with self._lock:
-                self._outcomes["dropped"] += 1
-
-    def _enqueue(self, letter: _Letter) -> None:
-        with self._lock:
-            self._queue.append(letter)
-            self._queued_bytes += len(letter.value)
-            while (self._queued_bytes > DEAD_LETTER_QUEUE_BYTES
-                   or len(self._queue) > DEAD_LETTER_QUEUE_RECORDS):
-                oldest = self._queue.popleft()
-                self._queued_bytes -= len(oldest.value)
-                self._outcomes["dropped"] += 1
-
-    def _paused(self) -> bool:
-        return self._clock() < self._paused_until  # with the lock held
-
-    def _warn(self, kind: str, message: str, *args: object) -> None:
-        # Once per kind of failure and process: the counter tells how many followed.
-        if kind not in self._warned:
-            self._warned.add(kind)
-            logger.warning(message, *args)
-
-    # -- on kafka-python's sender thread ------------------------------------------------
-
-    def _delivered(self, letter: _Letter, metadata: object) -> None:
-        del metadata
-        with self._lock:
-            self._in_flight -= len(letter.value)
-            self._outcomes["sent" if letter.form == "sent" else "truncated"] += 1
-            self._backoff = DEAD_LETTER_BACKOFF_SECONDS[0]
-            self._lock.notify_all()
-
-    def _undelivered(self, letter: _Letter, error: Exception) -> None:
-        with self._lock:
-            self._in_flight -= len(letter.value)
-            self._returned.append((letter, error))
-            self._lock.notify_all()
+    def _too_large(self, letter: _Letter) -> _Letter | None:
+        """A reference instead of a letter the topic refuses as too large; none instead
+        of a refused reference."""
+        if letter.reference:
+            self._delivery.warn("reference too large", "dropped the dead letter of %s: %s "
+                                "refuses even its reference of %d bytes as too large; "
+                                "counted in driftd_dead_letters_total", letter.about,
+                                self.topic, len(letter.value))
+            return None
+        self._delivery.warn("too large", "the dead-letter topic %s refused a record of %d "
+                            "bytes as too large (its max.message.bytes is lower than "
+                            "driftd's %d): sending references instead", self.topic,
+                            len(letter.value), DEAD_LETTER_MAX_BYTES)
+        return _reference(letter.rejection)
 
 
 def _headers(rejection: Rejection) -> list[tuple[str, bytes]]:
@@ -235,10 +107,11 @@ def _letter(rejection: Rejection) -> _Letter:
     """The record for ``rejection``: its payload, cut to DEAD_LETTER_MAX_BYTES if larger."""
     payload, limit = rejection.payload, DEAD_LETTER_MAX_BYTES - DEAD_LETTER_HEADROOM
     if len(payload) <= limit:
-        return _Letter(payload, _headers(rejection), rejection)
+        return _Letter(payload, _headers(rejection), rejection.origin, rejection=rejection)
     headers = [*_headers(rejection), ("driftd-truncated", b"true"),
                ("driftd-original-bytes", str(len(payload)).encode())]
-    return _Letter(payload[:limit], headers, rejection, form="truncated")
+    return _Letter(payload[:limit], headers, rejection.origin, outcome="truncated",
+                   rejection=rejection)
 
 
 def _reference(rejection: Rejection) -> _Letter:
@@ -251,4 +124,5 @@ def _reference(rejection: Rejection) -> _Letter:
     where["original_bytes"] = len(rejection.payload)
     headers = [*_headers(rejection), ("driftd-truncated", b"reference"),
                ("driftd-original-bytes", str(len(rejection.payload)).encode())]
-    return _Letter(json.dumps(where).encode(), headers, rejection, form="reference")
+    return _Letter(json.dumps(where).encode(), headers, rejection.origin, outcome="truncated",
+                   rejection=rejection, reference=True)
