@@ -110,8 +110,17 @@ class KafkaSource:
             self._positions[(topic, partition)] = next_offset
 
     def _fetch(self, max_messages: int, timeout_seconds: float) -> None:
-        records = self.consumer.poll(timeout_ms=int(timeout_seconds * 1000),
-                                      max_records=max_messages)
+        try:
+            records = self.consumer.poll(timeout_ms=int(timeout_seconds * 1000),
+                                          max_records=max_messages)
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            # A broker going away mid-poll (connection refused, no coordinator): the
+            # client reconnects by itself, and the probe reports the outage and ends
+            # driftd past broker_timeout_seconds. Nothing was handed out.
+            logger.debug("poll failed, retrying: %s", describe_error(error))
+            return
         for tp, batch in records.items():
             if not batch:
                 continue
