@@ -39,7 +39,8 @@ COLUMNS = [ColumnConfig(name="x", kind="numeric", path="x"),
 
 def events(n: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``n`` predictions over 1,800 s (x drifts after 900 s) and outcomes for 80% of
-    them 5 to 200 s later, each stream in its event-time order."""
+    them 5 to 1,000 s later (up to three window lengths and more), each stream in its
+    event-time order."""
     rng = np.random.default_rng(seed)
     ts = START + np.sort(rng.uniform(0, 1800, n)).round(3)
     scores = rng.random(n).round(3)
@@ -47,7 +48,7 @@ def events(n: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                     "x": float(rng.normal(0.8 if ts[i] > START + 900 else 0)),
                     "c": str(rng.choice(["a", "b", "c"])), "prediction": float(scores[i])}
                    for i in range(n)]
-    outcomes = [{"model": "m", "id": f"p{i}", "ts": round(float(ts[i] + rng.uniform(5, 200)), 3),
+    outcomes = [{"model": "m", "id": f"p{i}", "ts": round(float(ts[i] + rng.uniform(5, 1000)), 3),
                  "label": int(rng.random() < scores[i])} for i in range(n) if rng.random() < 0.8]
     outcomes.sort(key=lambda e: e["ts"])
     return predictions, outcomes
@@ -67,7 +68,7 @@ def write_config(directory: Path, sources: list[dict[str, Any]],
                          "slide_seconds": 60, "allowed_lateness_seconds": 30},
                         {"name": "last-1k", "type": "count", "size": 1000, "step": 500}],
             "performance": {"task": "binary", "prediction": "score", "label": "label",
-                            "label_ttl_seconds": 300, "orphan_ttl_seconds": 60,
+                            "label_ttl_seconds": 1200, "orphan_ttl_seconds": 60,
                             "baseline": {"accuracy": 0.7}}}],
         "sources": sources,
         "http": {"address": f"127.0.0.1:{free_port()}"},
@@ -154,7 +155,14 @@ def test_a_file_backtest_gives_the_history_of_the_kafka_replay(
     for key, (count, labeled, metrics) in kafka_matured.items():
         assert files_matured[key][:2] == (count, labeled), key
         assert files_matured[key][2] == pytest.approx(metrics, rel=1e-12)
-    assert sum(labeled for _, labeled, _ in kafka_matured.values()) > 0
+    # Every label landed in its prediction's window, however late it came.
+    labelled = {e["id"] for e in outcomes}
+    for (start, end), (count, labeled, _) in kafka_matured.items():
+        inside = [e for e in predictions if start <= e["ts"] < end]
+        assert (count, labeled) == (len(inside), sum(e["id"] in labelled for e in inside))
+    predicted_at = {e["id"]: e["ts"] for e in predictions}
+    delays = np.array([e["ts"] - predicted_at[e["id"]] for e in outcomes])
+    assert np.mean(delays > 600) > 0.3  # a third came more than two windows late
     assert any(drift for _, columns in kafka_closed.values()
                for _, (_, d) in columns.items() for drift in d.values())
 
