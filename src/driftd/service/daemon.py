@@ -28,24 +28,19 @@ from pathlib import Path
 from typing import Protocol
 
 from driftd import __version__
-from driftd.config import Config, KafkaSourceConfig
+from driftd.config import Config
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import Checkpoint, CheckpointStore
 from driftd.service.health import Health
 from driftd.service.history import History, ResultsPublisher, ResultsSink, TopicSink
+from driftd.service.inputs import Inputs
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
-from driftd.sources.base import (
-    FileInput,
-    OffsetSource,
-    Source,
-    SourceSetupError,
-    SourceUnavailable,
-)
+from driftd.sources.base import OffsetSource, Source, SourceSetupError, SourceUnavailable
 from driftd.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -100,8 +95,6 @@ class Daemon:
         self.exit_code = 0
         self._crashed = False  # the main loop raised: never checkpoint this state again
         self._offsets: dict[tuple[str, int], int] = {}
-        self._streams = {t.name: t.stream for s in config.sources
-                         if isinstance(s, KafkaSourceConfig) for t in s.topics}
         self._next_checkpoint = self._next_tick = 0.0
         self._finished = False  # the end of the data closed every window
         self.telemetry = Telemetry()
@@ -111,6 +104,7 @@ class Daemon:
                 self.telemetry.expect_events("outcomes", model.name)
         self.board = ResultBoard()
         self.monitor = Monitor(config.models, profiles, self.telemetry)
+        self._inputs = Inputs(config, self.monitor)
         for name, model_monitor in self.monitor.models.items():
             for window in model_monitor.windows:
                 self.telemetry.expect_windows(name, window, model_monitor.drift_tests(),
@@ -208,37 +202,7 @@ class Daemon:
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
         # The source seeks to checkpointed offsets itself; event-time windows now wait for
         # every assigned partition of a windowed stream before closing a window.
-        self._expect(partitions)
-
-    def _expect(self, partitions: list[tuple[str, int]]) -> None:
-        now = self._clock()
-        self.monitor.expect(self._keys(partitions, outcomes=False), now)
-        self.monitor.expect(self._keys(partitions, outcomes=True), now, "outcomes")
-
-    def _expect_files(self) -> None:
-        """A file is one input of its stream: windows and the label clock wait for it as
-        for a partition, so a predictions file read ahead of its outcomes file does not
-        make the outcomes late."""
-        models = [m.name for m in self.config.models]
-        for source in self._sources:
-            if isinstance(source, FileInput):
-                self.monitor.expect({m: [source.name] for m in models}, self._clock(),
-                                    source.stream)
-
-    def _keys(self, partitions: list[tuple[str, int]], *,
-              outcomes: bool) -> dict[str, list[str]]:
-        """Watermark keys of the partitions of windowed streams (or, ``outcomes``, of
-        outcome streams), by model: a topic's partitions are waited for by the models it
-        lists (``models``), else by every model until they have sent a batch without
-        that model's events."""
-        carriers = {t.name: t.models for s in self.config.sources
-                    if isinstance(s, KafkaSourceConfig) for t in s.topics}
-        keys: dict[str, list[str]] = {m.name: [] for m in self.config.models}
-        for topic, p in partitions:
-            if (self._streams.get(topic) == "outcomes") == outcomes:
-                for model in carriers.get(topic) or keys:
-                    keys[model].append(f"{topic}[{p}]")
-        return keys
+        self._inputs.expect_partitions(partitions, self._clock())
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -257,8 +221,8 @@ class Daemon:
             source.subscribe(self)
             # Event-time windows wait for every partition, not only the first assigned
             # (after a crash the group may hand out partitions in more than one step).
-            self._expect(source.partitions())
-        self._expect_files()
+            self._inputs.expect_partitions(source.partitions(), self._clock())
+        self._inputs.expect_files(self._sources, self._clock())
         if self._extras.dead_letters is not None:
             self._extras.dead_letters.connect(CONNECT_ATTEMPT_SECONDS)
         if self._extras.results_topic is not None:
