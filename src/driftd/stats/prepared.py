@@ -77,13 +77,17 @@ class _Bins:
         self.share = ref_bins / total
         self.floored = np.maximum(self.share, epsilon)
         self.epsilon = epsilon
-        self.dof = ref_bins.size - 1
+        self._filled = ref_bins > 0
 
     def psi(self, cur_bins: NDArray[np.float64], n: float) -> tuple[float, float]:
         q = np.maximum(cur_bins / n, self.epsilon)
         value = float(np.sum((q - self.floored) * np.log(q / self.floored)))
         scale = 1.0 / self.n_ref + 1.0 / n
-        pvalue = float(chdtrc(self.dof, value / scale)) if self.dof > 0 else 1.0
+        # Degrees of freedom of the bins either side filled, as the chi-square test's: a
+        # bin empty in both (a category's __other__ or missing slot, say) adds nothing to
+        # PSI, and counting it made the p-value far too conservative.
+        dof = int(np.count_nonzero(self._filled | (cur_bins > 0))) - 1
+        pvalue = float(chdtrc(dof, value / scale)) if dof > 0 else 1.0
         return value, pvalue
 
     def js(self, cur_bins: NDArray[np.float64], n: float) -> float:
