@@ -48,6 +48,14 @@ class CheckResult:
         return decayed or any(column.drifted for column in self.result.columns)
 
     @property
+    def absent_columns(self) -> list[str]:
+        """Monitored columns with no value at all in the file (missing in every record)
+        although the reference has some: all of them means a file of something else."""
+        return [c.column for c in self.result.columns
+                if c.statistics.get("missing_ratio") == 1.0
+                and c.statistics.get("missing_ratio_reference", 1.0) < 1.0]
+
+    @property
     def invalid_ratio(self) -> float:
         invalid = sum(self.scan.invalid.values())
         return invalid / max(invalid + self.scan.rows, 1)

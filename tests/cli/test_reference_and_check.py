@@ -255,3 +255,53 @@ sources: [{{type: jsonl, path: "-"}}]
     report = json.loads(capsys.readouterr().out)
     assert report["performance"]["baseline"]["accuracy"] == pytest.approx(expected)
     assert report["performance"]["decay"]["accuracy"]["significant"] is True
+
+
+def test_a_file_of_something_else_is_bad_input_not_drift(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CSV that shares no column with the profile (every value missing) used to read
+    as drift (missing = 1.0 everywhere, exit 1). Expected: exit 2, naming the columns
+    the profile expected; a file that has some of them is still judged."""
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"temperature": np.arange(500.0), "city": ["Oslo"] * 500}).to_csv(
+        other, index=False)
+    assert main(["check", "--reference", str(profile), "--data", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "none of the profile's columns" in err
+    assert all(name in err for name in ("amount", "age", "country", "score"))
+    partial = tmp_path / "partial.csv"
+    frame(2000, seed=4).drop(columns=["country"]).to_csv(partial, index=False)
+    assert main(["check", "--reference", str(profile), "--data", str(partial)]) == 1
+    out = capsys.readouterr().out
+    assert "DRIFT in 1 column(s): country" in out
+    assert "nan" not in out and "inf" not in out
+
+
+def test_the_text_report_prints_no_nan_or_infinite_interval() -> None:
+    """A metric that could not be computed (NaN) and a decay interval with infinite
+    bounds (a window too small for one) print as "-" and without brackets."""
+    from driftd.check import CheckResult
+    from driftd.commands.check import render_text
+    from driftd.config import ModelConfig
+    from driftd.filescan import ScanReport
+    from driftd.monitor.performance import PerformanceResult
+    from driftd.monitor.results import ColumnResult, WindowResult
+    from driftd.stats.decay import DecayResult
+
+    performance = PerformanceResult(
+        predictions=3, labeled=3, metrics={"auc": float("nan"), "mae": 2.0},
+        estimated={}, baseline={"auc": 0.8, "mae": 1.0},
+        decay={"auc": DecayResult(float("nan"), (float("nan"), float("nan")), False),
+               "mae": DecayResult(1.0, (-float("inf"), float("inf")), False)})
+    column = ColumnResult("x", "numeric", "input", {"psi": float("inf"), "ks_statistic": 0.5},
+                          {"psi": True})
+    result = WindowResult("m", "", "sha256:0", "file", 3, columns=(column,),
+                          performance=performance)
+    model = ModelConfig(name="m", reference=Path("m.json"),
+                        columns=({"name": "x", "kind": "numeric"},),  # type: ignore[arg-type]
+                        windows=({"name": "file", "type": "count", "size": 1,  # type: ignore[arg-type]
+                                  "step": 1},))
+    text = render_text(CheckResult(model, result, ScanReport(rows=3)))
+    assert "nan" not in text and "inf" not in text, text
+    assert "baseline 1.0000, decay +1.0000\n" in text + "\n"

@@ -63,6 +63,13 @@ def _exit_code(check: CheckResult, max_invalid_ratio: float) -> int:
     if check.scan.rows == 0:
         print("driftd check: no valid records in the data file", file=sys.stderr)
         return EXIT_BAD_INPUT
+    absent = check.absent_columns
+    if check.result.columns and len(absent) == len(check.result.columns):
+        print(f"driftd check: the data file holds none of the profile's columns "
+              f"(expected {', '.join(absent)}; each is missing in every record): check "
+              f"the file, the profile, or the columns' paths in --config",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     if check.invalid_ratio > max_invalid_ratio:
         print(f"driftd check: {check.invalid_ratio:.2%} of records are invalid "
               f"(more than --max-invalid-ratio {max_invalid_ratio})", file=sys.stderr)
@@ -96,11 +103,13 @@ def render_text(check: CheckResult) -> str:
         for name, value in perf.metrics.items():
             decay = perf.decay.get(name)
             extra = ""
-            if decay is not None:
+            if decay is not None and math.isfinite(decay.decay):
                 low, high = decay.interval
-                extra = (f"  baseline {perf.baseline[name]:.4f}, decay {decay.decay:+.4f} "
-                         f"[{low:+.4f}, {high:+.4f}]{'  DECAYED' if decay.significant else ''}")
-            lines.append(f"  {name:<10}{value:>10.4f}{extra}")
+                interval = (f" [{low:+.4f}, {high:+.4f}]"
+                            if math.isfinite(low) and math.isfinite(high) else "")
+                extra = (f"  baseline {perf.baseline[name]:.4f}, decay {decay.decay:+.4f}"
+                         f"{interval}{'  DECAYED' if decay.significant else ''}")
+            lines.append(f"  {name:<10}{_cell(value)}{extra}")
     drifted_columns = [c.column for c in result.columns if c.drifted]
     verdict = (f"DRIFT in {len(drifted_columns)} column(s): {', '.join(drifted_columns)}"
                if drifted_columns else "no drift detected")
@@ -112,7 +121,7 @@ def render_text(check: CheckResult) -> str:
 
 
 def _cell(value: float | None) -> str:
-    if value is None or math.isnan(value):
+    if value is None or not math.isfinite(value):
         return f"{'-':>10}"
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
         return f"{value:>10.2e}"
