@@ -158,3 +158,28 @@ def test_a_window_too_small_gets_no_threshold_decision(
     assert x.statistics["psi"] > 1.0 and x.statistics["js_distance"] > 0.3
     assert x.drift["ks"]
     assert x.drift["psi"] is thresholds_decide and x.drift["js"] is thresholds_decide
+
+
+def test_a_metric_left_out_of_the_tolerance_list_is_reported_not_judged() -> None:
+    """Regression, baseline rmse 1 and mae 1, ``tolerance: {mae: 5}``; 2,000 pairs with
+    errors of about 3. Expected: both decays reported; mae (tolerated up to 5) is not
+    significant, rmse is not judged at all (it used to be, at tolerance 0); without any
+    tolerance both are judged at 0, as before."""
+    from driftd.config import PerformanceConfig
+    from driftd.monitor.performance import PerformanceSlots
+
+    rng = np.random.default_rng(9)
+    predicted = rng.normal(10, 1, 2000)
+    actual = predicted + rng.choice([-3.0, 3.0], 2000)
+    results = {}
+    for tolerance in ({"mae": 5.0}, {}):
+        config = PerformanceConfig(task="regression", prediction="p", label="y",
+                                   baseline={"rmse": 1.0, "mae": 1.0}, tolerance=tolerance)
+        slots = PerformanceSlots(config, 0)
+        sums = (slots.prediction_rows(predicted).sum(axis=0)
+                + slots.outcome_rows(predicted, actual, np.zeros(2000)).sum(axis=0))
+        results[bool(tolerance)] = slots.evaluate(sums)
+    listed, unlisted = results[True], results[False]
+    assert listed.decay["rmse"].decay == pytest.approx(2.0) and not listed.decay["rmse"].significant
+    assert not listed.decay["mae"].significant
+    assert unlisted.decay["rmse"].significant and unlisted.decay["mae"].significant

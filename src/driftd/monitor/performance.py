@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -220,8 +220,19 @@ class PerformanceSlots:
         return {"accuracy": result.accuracy, "precision": result.precision,
                 "recall": result.recall, "f1": result.f1}
 
+    def judged(self, name: str) -> bool:
+        """Whether decay of metric ``name`` can be significant: it has a tolerance, or
+        no tolerance is configured at all (then every metric with a baseline is judged
+        at tolerance 0). A metric left out of a ``tolerance`` list is only reported."""
+        return not self.config.tolerance or name in self.config.tolerance
+
     def _decay(self, name: str, sums: FloatArray, baseline: float,
                current: float) -> DecayResult:
+        found = self._decay_interval(name, sums, baseline, current)
+        return found if self.judged(name) else replace(found, significant=False)
+
+    def _decay_interval(self, name: str, sums: FloatArray, baseline: float,
+                        current: float) -> DecayResult:
         config = self.config
         tolerance = config.tolerance.get(name, 0.0)
         labeled = float(sums[1])
