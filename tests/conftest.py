@@ -112,18 +112,21 @@ def kafka_broker_factory(tmp_path: Path) -> Iterator[Callable[..., KafkaBroker]]
 
 @pytest.fixture
 def kafka_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
-    """``make_topic(partitions=3)``: a new, uniquely named topic on the session cluster.
+    """``make_topic(partitions=3, **configs)``: a new, uniquely named topic on the
+    session cluster, with topic-level configs (``max_message_bytes="10000"`` sets
+    ``max.message.bytes``).
 
     It returns once metadata shows a leader for every partition; the topics are deleted
     when the test ends.
     """
     created: list[str] = []
 
-    def make_topic(partitions: int = 3) -> str:
+    def make_topic(partitions: int = 3, **configs: str) -> str:
         name = f"driftd-test-{uuid.uuid4().hex[:12]}"
         admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="driftd-tests")
         try:
-            admin.create_topics({name: {"num_partitions": partitions}})
+            admin.create_topics({name: {"num_partitions": partitions, "configs": {
+                key.replace("_", "."): value for key, value in configs.items()}}})
             created.append(name)
             admin.wait_for_topics([name], timeout_ms=20_000)
             (topic,) = admin.describe_topics([name])

@@ -6,12 +6,12 @@ driftd runs as a real process against the session's real broker.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaProducer
 
 from kafka_e2e.support import (
     Driftd,
@@ -28,31 +28,6 @@ pytestmark = pytest.mark.kafka
 GOOD = 600
 WINDOWS = [{"name": "all", "type": "count", "size": 300, "step": 300}]
 
-
-@pytest.fixture
-def topic_with(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
-    """``make(partitions, **configs)``: a new topic with topic-level configs."""
-    created: list[str] = []
-
-    def make(partitions: int = 1, **configs: str) -> str:
-        name = f"driftd-dl-{uuid.uuid4().hex[:12]}"
-        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        try:
-            admin.create_topics({name: {"num_partitions": partitions,
-                                        "configs": {k.replace("_", "."): v
-                                                    for k, v in configs.items()}}})
-            created.append(name)
-            admin.wait_for_topics([name], timeout_ms=20_000)
-        finally:
-            close_kafka_client(admin)
-        return name
-
-    yield make
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.delete_topics(created)
-    finally:
-        close_kafka_client(admin)
 
 
 def produce_large(bootstrap: str, topic: str, messages: list[bytes]) -> None:
@@ -77,7 +52,7 @@ def dead_letter_counts(driftd: Driftd) -> dict[str, float | None]:
 
 
 def test_poison_too_large_for_the_dead_letter_topic_is_sent_as_a_reference(
-    kafka_bootstrap: str, topic_with: Callable[..., str], tmp_path: Path,
+    kafka_bootstrap: str, kafka_topic: Callable[..., str], tmp_path: Path,
 ) -> None:
     """A 10 MB message and a 35 MB JSON array of 1M events among 600 good events; the
     dead-letter topic takes at most 10,000 bytes per record.
@@ -87,8 +62,8 @@ def test_poison_too_large_for_the_dead_letter_topic_is_sent_as_a_reference(
     topic, partition and offset, with the reason, the error and the original size in
     headers; driftd_dead_letters_total{outcome="truncated"} is 2, nothing dropped.
     """
-    source = topic_with(1, max_message_bytes=str(48 * 1024 * 1024))
-    dead = topic_with(1, max_message_bytes="10000")
+    source = kafka_topic(1, max_message_bytes=str(48 * 1024 * 1024))
+    dead = kafka_topic(1, max_message_bytes="10000")
     one_event = b'{"model":"bench","ts":1,"features":{}}'
     big = b'{"model": "bench", "padding": "' + b"x" * 10_000_000 + b'"}'
     array = b"[" + b",".join([one_event] * 1_000_000) + b"]"
@@ -125,7 +100,7 @@ def test_poison_too_large_for_the_dead_letter_topic_is_sent_as_a_reference(
 
 
 def test_a_missing_dead_letter_topic_is_counted_as_failed_and_never_stalls_driftd(
-    kafka_bootstrap: str, topic_with: Callable[..., str], tmp_path: Path,
+    kafka_bootstrap: str, kafka_topic: Callable[..., str], tmp_path: Path,
 ) -> None:
     """20 malformed messages among 600 good ones; the dead-letter topic does not exist
     (the broker does not create topics on demand).
@@ -133,7 +108,7 @@ def test_a_missing_dead_letter_topic_is_counted_as_failed_and_never_stalls_drift
     Expected: every good event and every rejection is counted, dead letters are counted
     as failed (none sent), /readyz stays 200, and SIGTERM still exits 0 promptly.
     """
-    source = topic_with(1)
+    source = kafka_topic(1)
     messages = good_events()
     for index in range(20):
         messages.insert(index * 30, b"{not json %d" % index)

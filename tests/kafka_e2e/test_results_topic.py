@@ -54,30 +54,6 @@ def results_topic() -> Iterator[Callable[[str, str], ResultsTopic]]:
         close_kafka_client(results)  # and collect the sockets kafka-python leaves behind
 
 
-@pytest.fixture
-def topic_with(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
-    """``make(partitions, **configs)``: a new topic with topic-level configs."""
-    created: list[str] = []
-
-    def make(partitions: int = 1, **configs: str) -> str:
-        name = f"driftd-results-{uuid.uuid4().hex[:12]}"
-        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        try:
-            admin.create_topics({name: {"num_partitions": partitions, "configs": {
-                key.replace("_", "."): value for key, value in configs.items()}}})
-            created.append(name)
-            admin.wait_for_topics([name], timeout_ms=20_000)
-        finally:
-            close_kafka_client(admin)
-        return name
-
-    yield make
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.delete_topics(created)
-    finally:
-        close_kafka_client(admin)
-
 
 def timed(action: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     """What ``action(*args)`` returns, and how many seconds it took."""
@@ -87,7 +63,7 @@ def timed(action: Callable[..., Any], *args: Any) -> tuple[Any, float]:
 
 
 def test_records_arrive_keyed_by_model_with_a_key_to_deduplicate_by(
-    kafka_bootstrap: str, topic_with: Callable[..., str],
+    kafka_bootstrap: str, kafka_topic: Callable[..., str],
     results_topic: Callable[[str, str], ResultsTopic],
 ) -> None:
     """Steps: on a topic of 3 partitions, send 4 records of "fraud" (windows 0-2, then
@@ -98,7 +74,7 @@ def test_records_arrive_keyed_by_model_with_a_key_to_deduplicate_by(
     record's JSON line; header driftd-key is model/window/end/revision; all records of
     a model are on one partition, in the order sent.
     """
-    topic = topic_with(3)
+    topic = kafka_topic(3)
     results = results_topic(kafka_bootstrap, topic)
     sent = [record("fraud", 0), record("churn", 0), record("fraud", 1),
             record("churn", 1), record("fraud", 2), record("fraud", 0, revision=1),
@@ -122,11 +98,11 @@ def test_records_arrive_keyed_by_model_with_a_key_to_deduplicate_by(
 
 
 def test_a_count_window_record_is_keyed_by_its_sequence(
-    kafka_bootstrap: str, topic_with: Callable[..., str],
+    kafka_bootstrap: str, kafka_topic: Callable[..., str],
     results_topic: Callable[[str, str], ResultsTopic],
 ) -> None:
     """A count window's record (sequence 41, no end) gets driftd-key fraud/last-1000/41/2."""
-    topic = topic_with(1)
+    topic = kafka_topic(1)
     results = results_topic(kafka_bootstrap, topic)
 
     results.send([{"model": "fraud", "window": "last-1000", "sequence": 41, "end": None,
@@ -138,7 +114,7 @@ def test_a_count_window_record_is_keyed_by_its_sequence(
 
 
 def test_records_too_large_for_the_topic_or_for_driftd_are_dropped_without_blocking(
-    kafka_bootstrap: str, topic_with: Callable[..., str],
+    kafka_bootstrap: str, kafka_topic: Callable[..., str],
     results_topic: Callable[[str, str], ResultsTopic],
 ) -> None:
     """The topic takes at most 10,000 bytes per record. Steps: send a small record, one
@@ -149,7 +125,7 @@ def test_records_too_large_for_the_topic_or_for_driftd_are_dropped_without_block
     two small records; outcomes: sent 2, failed 2 and dropped 2 (a too-large record is
     never retried).
     """
-    topic = topic_with(1, max_message_bytes="10000")
+    topic = kafka_topic(1, max_message_bytes="10000")
     results = results_topic(kafka_bootstrap, topic)
     small = [record("fraud", 0), record("fraud", 2)]
     big = record("fraud", 1, padding="x" * 50_000)
