@@ -18,7 +18,7 @@ from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, ScanReport, scan_file
 from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
-from driftd.monitor.performance import outcome_values
+from driftd.monitor.performance import outcome_values, prediction_values
 from driftd.monitor.results import WindowResult, finite_json
 from driftd.reference.profile import Profile
 from driftd.windows.panes import Pane
@@ -81,7 +81,7 @@ def run_check(
         encoded = layout.encode(batch)
         pane.add_rows(encoded, 0, len(encoded))
         if perf is not None:  # a labelled file: each record is its own joined pair
-            rows = perf.outcome_rows(batch.numeric[perf.config.prediction],
+            rows = perf.outcome_rows(prediction_values(perf.config, batch),
                                      outcome_values(perf.config, batch), np.zeros(len(batch)))
             pane.tails[perf.offset:perf.offset + perf.size] += rows.sum(axis=0)
 
@@ -113,11 +113,16 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
     perf = result.performance
     if perf is not None:
         report["performance"] = {
-            "labeled": perf.labeled, "metrics": dict(perf.metrics),
+            "predictions": perf.predictions, "labeled": perf.labeled,
+            "metrics": dict(perf.metrics),
             "estimated": dict(perf.estimated), "baseline": dict(perf.baseline),
             "decay": {name: {"decay": d.decay, "interval": list(d.interval),
                              "significant": d.significant} for name, d in perf.decay.items()},
         }
+        if perf.confusion:  # multiclass
+            report["performance"] |= {
+                "per_class": {m: dict(v) for m, v in perf.per_class.items()},
+                "confusion": {t: dict(v) for t, v in perf.confusion.items()}}
     finite: dict[str, Any] = finite_json(report)  # NaN and infinities become null
     return finite
 

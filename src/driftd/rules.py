@@ -41,8 +41,8 @@ TESTS_BY_KIND: dict[ColumnKind, tuple[str, ...]] = {
     "numeric": ("psi", "ks", "js", "wasserstein", "missing"),
     "categorical": ("psi", "chi2", "js", "missing"),
 }
-# Label-free estimates exist for these binary metrics only.
-ESTIMATED_METRICS = ("accuracy", "f1")
+# Label-free estimates alerted on, by task (regression has none).
+ESTIMATED_METRICS = {"binary": ("accuracy", "f1"), "multiclass": ("accuracy", "macro_f1")}
 RECORDING_WINDOW = "5m"
 
 
@@ -236,9 +236,9 @@ def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
                     "Current decay: {{ $value | printf \"%.4f\" }}.",
         runbook_url=alerts.runbook_url,
     )]
-    if performance.task == "binary":
+    if performance.task in ESTIMATED_METRICS:
         parts = []
-        for metric in ESTIMATED_METRICS:
+        for metric in ESTIMATED_METRICS[performance.task]:
             if metric != "accuracy" and metric not in performance.tolerance:
                 continue
             tolerance = performance.tolerance.get(metric, alerts.estimated_decay_tolerance)

@@ -17,7 +17,7 @@ from driftd.config import ColumnConfig, ConfigError, PerformanceConfig, load_con
 from driftd.datafile import DataFileError
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, scan_file
-from driftd.monitor.performance import PerformanceSlots, outcome_values
+from driftd.monitor.performance import PerformanceSlots
 from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
 from driftd.reference.profile import (
     CategoricalProfile,
@@ -111,9 +111,8 @@ def build_from_file(
 
     def collect(batch: ModelBatch) -> None:
         nonlocal perf_sums
-        if slots is not None and performance is not None:
-            perf_sums = perf_sums + slots.totals(batch.numeric[performance.prediction],
-                                                 outcome_values(performance, batch))
+        if slots is not None:
+            perf_sums = perf_sums + slots.labelled_totals(batch)
         for name, values in batch.numeric.items():
             numeric.setdefault(name, []).append(values)
         for name, cats in batch.categorical.items():

@@ -22,6 +22,7 @@ from driftd.config.loading import (
     parse_config,
 )
 from driftd.config.models import (
+    CLASS_METRICS,
     PERFORMANCE_METRICS,
     TEST_NAMES,
     ColumnConfig,
@@ -58,6 +59,7 @@ from driftd.config.sources import (
 from driftd.config.windows import CountWindowConfig, TimeWindowConfig, WindowConfig
 
 __all__ = [
+    "CLASS_METRICS",
     "ENV_OVERRIDES",
     "MASK",
     "PERFORMANCE_METRICS",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from driftd.config.alerts import ModelAlertsConfig
 from driftd.config.base import _Frozen, _require_unique
 from driftd.config.windows import CountWindowConfig, TimeWindowConfig, WindowConfig
+from driftd.values import category_key
 
 ColumnKind = Literal["numeric", "categorical"]
 Role = Literal["input", "prediction", "label"]
@@ -116,7 +117,20 @@ class ColumnConfig(_Frozen):
 PERFORMANCE_METRICS = {
     "binary": ("accuracy", "precision", "recall", "f1", "auc", "log_loss"),
     "regression": ("mae", "rmse", "mape"),
+    "multiclass": ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1"),
 }
+# Per-class metrics of a multiclass model (exported with a class label).
+CLASS_METRICS = ("precision", "recall", "f1")
+
+
+def _as_categories(value: Any) -> Any:
+    """Class names as events' labels read: 1, "1" and 1.0 are all "1"."""
+    if isinstance(value, list | tuple):
+        return [v if isinstance(v, str) else category_key(v) or v for v in value]
+    return value
+
+
+Categories = Annotated[tuple[str, ...], BeforeValidator(_as_categories)]
 
 
 class PerformanceConfig(_Frozen):
@@ -126,11 +140,22 @@ class PerformanceConfig(_Frozen):
     positive when ``>= threshold``; the label is positive when it equals
     ``positive_label`` (labels are read as categories: 1, "1" and 1.0 are all "1").
     ``regression``: prediction and label are numbers.
+    ``multiclass``: ``classes`` are the label values (three or more) and ``scores`` one
+    numeric prediction column per class, in the same order (the model's class
+    probabilities); the predicted class is the one with the highest score (the first
+    on ties). An outcome whose label is not one of ``classes`` counts for nothing.
     """
 
-    task: Literal["binary", "regression"]
-    prediction: str = Field(min_length=1, description="name of the role-prediction column")
+    task: Literal["binary", "regression", "multiclass"]
+    prediction: str | None = Field(
+        default=None, min_length=1,
+        description="name of the role-prediction column (binary and regression)")
     label: str = Field(min_length=1, description="name of the role-label column")
+    classes: Categories = Field(
+        default=(), description="multiclass: the label values, three or more")
+    scores: tuple[str, ...] = Field(
+        default=(), description="multiclass: one numeric role-prediction column per class, "
+        "in the order of classes (the class probabilities)")
     positive_label: str = "1"
     threshold: float = Field(default=0.5, ge=0, le=1)
     label_ttl_seconds: float = Field(
@@ -149,6 +174,31 @@ class PerformanceConfig(_Frozen):
     confidence: float = Field(default=0.95, gt=0, lt=1)
 
     @model_validator(mode="after")
+    def _task_has_its_fields(self) -> PerformanceConfig:
+        if self.task != "multiclass":
+            if self.prediction is None:
+                raise ValueError(f"prediction: required for task {self.task!r}")
+            for name in ("classes", "scores"):
+                if getattr(self, name):
+                    raise ValueError(f"{name}: only for task 'multiclass'")
+            return self
+        if self.prediction is not None:
+            raise ValueError("prediction: not used for task 'multiclass' (the predicted "
+                             "class is the one with the highest of scores); remove it")
+        for name in ("positive_label", "threshold", "score_bins"):
+            if name in self.model_fields_set:
+                raise ValueError(f"{name}: not used for task 'multiclass'")
+        if len(self.classes) < 3:
+            raise ValueError("classes: task 'multiclass' needs three or more label values "
+                             "(two classes: use task 'binary')")
+        _require_unique("class", list(self.classes))
+        _require_unique("scores column", list(self.scores))
+        if len(self.scores) != len(self.classes):
+            raise ValueError(f"scores: one column per class, in the order of classes "
+                             f"({len(self.classes)} classes, {len(self.scores)} scores)")
+        return self
+
+    @model_validator(mode="after")
     def _metrics_are_known(self) -> PerformanceConfig:
         known = PERFORMANCE_METRICS[self.task]
         for field_name in ("baseline", "tolerance"):
@@ -157,6 +207,11 @@ class PerformanceConfig(_Frozen):
                 raise ValueError(f"{field_name} has metrics {unknown} unknown for task "
                                  f"{self.task!r} (known: {', '.join(known)})")
         return self
+
+    @property
+    def prediction_columns(self) -> tuple[str, ...]:
+        """The role-prediction columns performance reads."""
+        return self.scores if self.task == "multiclass" else (self.prediction or "",)
 
 
 class ModelConfig(_Frozen):
@@ -207,11 +262,15 @@ class ModelConfig(_Frozen):
         if perf is None:
             return self
         columns = {c.name: c for c in self.columns}
-        prediction, label = columns.get(perf.prediction), columns.get(perf.label)
-        if prediction is None or prediction.role != "prediction" or prediction.kind != "numeric":
-            raise ValueError(f"performance.prediction: {perf.prediction!r} must be a numeric "
-                             "column with role prediction")
-        wanted = "categorical" if perf.task == "binary" else "numeric"
+        field_name = "scores" if perf.task == "multiclass" else "prediction"
+        for name in perf.prediction_columns:
+            prediction = columns.get(name)
+            if (prediction is None or prediction.role != "prediction"
+                    or prediction.kind != "numeric"):
+                raise ValueError(f"performance.{field_name}: {name!r} must be a numeric "
+                                 "column with role prediction")
+        label = columns.get(perf.label)
+        wanted = "numeric" if perf.task == "regression" else "categorical"
         if label is None or label.role != "label" or label.kind != wanted:
             raise ValueError(f"performance.label: {perf.label!r} must be a {wanted} column "
                              f"with role label for task {perf.task!r}")

@@ -136,8 +136,7 @@ class Layout:
                 slots[i] = column.encode(batch.categorical[column.column.name])
         perf = self.performance
         if perf is not None:
-            scores = batch.numeric[perf.config.prediction]
-            tails[:, perf.offset:perf.offset + perf.size] = perf.prediction_rows(scores)
+            tails[:, perf.offset:perf.offset + perf.size] = perf.batch_rows(batch)
         return Encoded(slots, tails, batch.timestamps)
 
 

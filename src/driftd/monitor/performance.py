@@ -5,14 +5,15 @@ the numeric columns' tail sums). Each prediction adds its count and its label-fr
 expected-confusion terms; each outcome joined to its prediction adds the realized terms
 (confusion cell, log-loss, score histogram, or regression error sums) to the pane of
 the prediction's event time. Sums add up across panes, so a window's performance is
-read off its merged vector like every other statistic.
+read off its merged vector like every other statistic. Multiclass sums are in
+``monitor.multiclass``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -22,6 +23,12 @@ import numpy.typing as npt
 from driftd.config import PerformanceConfig
 from driftd.events import ModelBatch
 from driftd.monitor.failures import Attempts
+from driftd.monitor.multiclass import (
+    MulticlassSums,
+    class_indices,
+    predicted_classes,
+    score_matrix,
+)
 from driftd.stats.decay import DecayResult, accuracy_decay, mean_decay, rmse_decay
 from driftd.stats.estimate import N_EXPECTED_AGGREGATES, expected_classification
 from driftd.stats.performance import (
@@ -34,7 +41,8 @@ from driftd.stats.performance import (
 FloatArray = npt.NDArray[np.float64]
 
 # Metrics for which higher is better (decay = baseline - current).
-_HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "auc"}
+_HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "auc", "macro_precision",
+                     "macro_recall", "macro_f1", "weighted_f1"}
 # The ``part`` of evaluation errors in performance (a label of the errors counter).
 PART = "performance"
 
@@ -52,7 +60,11 @@ def _strict(part: str, compute: Callable[[], T], fallback: T) -> T:
 
 @dataclass(frozen=True, slots=True)
 class PerformanceResult:
-    """A window's realized and estimated performance, and decay against the baseline."""
+    """A window's realized and estimated performance, and decay against the baseline.
+
+    Multiclass also has ``per_class`` (metric -> class -> value: precision, recall and
+    F1 of every configured class) and ``confusion`` (true class -> predicted class ->
+    joined outcomes)."""
 
     predictions: int
     labeled: int
@@ -60,15 +72,28 @@ class PerformanceResult:
     estimated: Mapping[str, float]
     baseline: Mapping[str, float]
     decay: Mapping[str, DecayResult]
+    per_class: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    confusion: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
         return self.labeled / self.predictions if self.predictions else math.nan
 
 
+def prediction_values(config: PerformanceConfig, batch: ModelBatch) -> FloatArray:
+    """What the label join keeps of each prediction: its score (binary), its value
+    (regression), the index of its predicted class (multiclass; NaN when unusable)."""
+    if config.task == "multiclass":
+        return predicted_classes(score_matrix(config, batch))
+    return batch.numeric[config.prediction or ""]
+
+
 def outcome_values(config: PerformanceConfig, batch: ModelBatch) -> FloatArray:
     """The outcomes of a batch as numbers: 1.0/0.0 for binary labels (NaN when missing),
-    the value itself for regression."""
+    the value itself for regression, the class index for multiclass (NaN when missing
+    or not one of ``classes``)."""
+    if config.task == "multiclass":
+        return class_indices(config, batch.categorical[config.label])
     if config.task == "binary":
         labels = batch.categorical[config.label]
         return np.array([math.nan if v is None else float(v == config.positive_label)
@@ -85,9 +110,13 @@ class PerformanceSlots:
         self.config, self.offset = config, offset
         self.baseline = dict(config.baseline or fallback_baseline or {})
         self.binary = config.task == "binary"
+        self.multiclass = (MulticlassSums(config, 3) if config.task == "multiclass"
+                           else None)
         bins = config.score_bins
         # Layout after the offset: predictions, labeled, delay sum, then per task.
-        if self.binary:
+        if self.multiclass is not None:
+            self.size = self.multiclass.end
+        elif self.binary:
             self._expected = 3
             self._confusion = self._expected + N_EXPECTED_AGGREGATES  # tp, fp, fn, tn
             self._log_loss = self._confusion + 4
@@ -96,6 +125,14 @@ class PerformanceSlots:
         else:
             self._errors = 3
             self.size = self._errors + N_ERROR_SUMS
+
+    def batch_rows(self, batch: ModelBatch) -> FloatArray:
+        """Per-prediction contributions of a batch (see :meth:`prediction_rows`)."""
+        if self.multiclass is None:
+            return self.prediction_rows(batch.numeric[self.config.prediction or ""])
+        rows = np.zeros((len(batch), self.size))
+        self.multiclass.prediction_terms(rows, score_matrix(self.config, batch))
+        return rows
 
     def prediction_rows(self, scores: FloatArray) -> FloatArray:
         """Per-prediction contributions: the count and (binary) expected-confusion terms."""
@@ -128,7 +165,9 @@ class PerformanceSlots:
         rows[:, 2] = np.where(usable, delays, 0.0)
         p = np.where(usable, predicted, 0.0)
         y = np.where(usable, actual, 0.0)
-        if self.binary:
+        if self.multiclass is not None:
+            self.multiclass.outcome_terms(rows, usable, p, y)
+        elif self.binary:
             self._binary_outcomes(rows, usable, p, y > 0.5)
         else:
             self._regression_outcomes(rows, usable, p, y)
@@ -174,7 +213,17 @@ class PerformanceSlots:
         predictions, labeled = int(sums[0]), int(sums[1])
         metrics: dict[str, float] = {}
         estimated: dict[str, float] = {}
-        if self.binary:
+        per_class: dict[str, dict[str, float]] = {}
+        confusion: dict[str, dict[str, int]] = {}
+        multiclass = self.multiclass
+        if multiclass is not None:
+            if predictions:
+                estimated = run(PART, lambda: multiclass.estimated(sums), {})
+            if labeled:
+                nothing: tuple[dict[str, float], dict[str, dict[str, float]]] = ({}, {})
+                metrics, per_class = run(PART, lambda: multiclass.metrics(sums), nothing)
+                confusion = multiclass.confusion_table(sums)
+        elif self.binary:
             if predictions:
                 estimated = run(PART, lambda: self._estimated(sums), {})
             if labeled:
@@ -189,7 +238,8 @@ class PerformanceSlots:
                 found: DecayResult | None = run(PART, compute, None)
                 if found is not None:
                     decay[name] = found
-        return PerformanceResult(predictions, labeled, metrics, estimated, baseline, decay)
+        return PerformanceResult(predictions, labeled, metrics, estimated, baseline, decay,
+                                 per_class, confusion)
 
     def _estimated(self, sums: FloatArray) -> dict[str, float]:
         expected = expected_classification(sums[self._expected:self._confusion])
@@ -237,8 +287,8 @@ class PerformanceSlots:
         tolerance = config.tolerance.get(name, 0.0)
         labeled = float(sums[1])
         if name == "accuracy":
-            tp, _, _, tn = sums[self._confusion:self._confusion + 4]
-            return accuracy_decay(baseline, float(tp + tn), labeled,
+            correct = self._correct(sums)
+            return accuracy_decay(baseline, correct, labeled,
                                   confidence=config.confidence, tolerance=tolerance)
         if not self.binary and name in ("mae", "rmse"):
             errors = sums[self._errors:self._errors + N_ERROR_SUMS]
@@ -247,10 +297,25 @@ class PerformanceSlots:
                                   tolerance=tolerance)
             return mean_decay(baseline, float(errors[1]), float(errors[2]), float(errors[0]),
                               confidence=config.confidence, tolerance=tolerance)
-        # Metrics without an interval here (precision, recall, f1, auc, log-loss, mape):
-        # the point decay, never significant on its own.
+        # Metrics without an interval here (precision, recall, f1, auc, log-loss, mape;
+        # macro and weighted scores): the point decay, never significant on its own.
         point = baseline - current if name in _HIGHER_IS_BETTER else current - baseline
         return DecayResult(point, (-math.inf, math.inf), False)
+
+    def _correct(self, sums: FloatArray) -> float:
+        """Joined outcomes whose class was predicted right (classification)."""
+        if self.multiclass is not None:
+            return self.multiclass.correct(sums)
+        tp, _, _, tn = sums[self._confusion:self._confusion + 4]
+        return float(tp + tn)
+
+    def labelled_totals(self, batch: ModelBatch) -> FloatArray:
+        """The summed vector of a labelled batch, each record its own joined pair."""
+        sums: FloatArray = self.batch_rows(batch).sum(axis=0)
+        sums += self.outcome_rows(prediction_values(self.config, batch),
+                                  outcome_values(self.config, batch),
+                                  np.zeros(len(batch))).sum(axis=0)
+        return sums
 
     def totals(self, predicted: FloatArray, actual: FloatArray) -> FloatArray:
         """The summed vector of a set of already-joined pairs (a labelled file)."""

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from driftd.config import ModelConfig, PerformanceConfig
 from driftd.events import ModelBatch
 from driftd.monitor.monitor import Monitor
-from driftd.monitor.performance import outcome_values
+from driftd.monitor.performance import outcome_values, prediction_values
 from driftd.service.checkpoint import CheckpointStore
 from driftd.telemetry import Telemetry
 
@@ -59,7 +59,7 @@ class LabelJoin:
             if join is None:
                 continue
             rows, ids = self._with_ids(model, batch, "predictions_without_id", on_time.get(model))
-            scores = batch.numeric[join.config.prediction][rows]
+            scores = prediction_values(join.config, batch)[rows]
             ts = batch.timestamps[rows]
             if len(join.orphans):
                 found = join.orphans.match(model, ids)

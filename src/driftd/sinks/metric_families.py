@@ -192,6 +192,17 @@ PERFORMANCE_DECAY_DETECTED = FamilySpec(
     "1 when the whole decay interval exceeds the tolerated decay, else 0." + _STAGE,
     PERFORMANCE_LABELS,
 )
+PERFORMANCE_CLASS = FamilySpec(
+    "driftd_performance_class", "gauge",
+    "Per-class performance of a multiclass model in the window from joined outcomes, by "
+    "metric (precision, recall, f1) and class (ratio, 0 to 1)." + _STAGE,
+    (*PERFORMANCE_LABELS, "class"),
+)
+CONFUSION = FamilySpec(
+    "driftd_confusion_events", "gauge",
+    "Joined outcomes of a multiclass model in the window by true and predicted class "
+    "(events)." + _STAGE, (*WINDOW_LABELS, "stage", "true_class", "predicted_class"),
+)
 LABEL_COVERAGE = FamilySpec(
     "driftd_label_coverage", "gauge",
     "Share of the window's predictions whose outcome has been joined (ratio, 0 to 1)."
@@ -248,7 +259,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
     MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,
-    PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE,
+    PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, PERFORMANCE_CLASS, CONFUSION,
+    LABEL_COVERAGE,
     *JOIN_COUNTERS.values(), EVALUATION_ERRORS, WINDOWS_EVALUATED, WINDOWS_DRIFTED,
     WINDOWS_MATURED, WINDOWS_DECAYED, WINDOW_MATURED_START, WINDOW_MATURED_END,
 )

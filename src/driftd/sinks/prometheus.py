@@ -20,6 +20,7 @@ from driftd.monitor.results import ColumnResult, Published, ResultBoard, WindowR
 from driftd.sinks.metric_families import (
     BUILD_INFO,
     CHECKPOINT,
+    CONFUSION,
     CONSUMER_LAG,
     DEAD_LETTERS,
     DRIFT_DETECTED,
@@ -35,6 +36,7 @@ from driftd.sinks.metric_families import (
     MODEL_DRIFT_COLUMNS,
     PERFORMANCE,
     PERFORMANCE_BASELINE,
+    PERFORMANCE_CLASS,
     PERFORMANCE_DECAY,
     PERFORMANCE_DECAY_DETECTED,
     PERFORMANCE_DECAY_LOWER,
@@ -163,7 +165,8 @@ def _matured_families(windows: Iterable[WindowResult]) -> list[Metric]:
 
 _PERFORMANCE_FAMILIES = (PERFORMANCE, PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE,
                          PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER, PERFORMANCE_DECAY_UPPER,
-                         PERFORMANCE_DECAY_DETECTED, LABEL_COVERAGE)
+                         PERFORMANCE_DECAY_DETECTED, PERFORMANCE_CLASS, CONFUSION,
+                         LABEL_COVERAGE)
 
 
 def _add_performance(families: Mapping[str, MetricFamily], window_labels: list[str],
@@ -180,6 +183,12 @@ def _add_performance(families: Mapping[str, MetricFamily], window_labels: list[s
                             (PERFORMANCE_DECAY_UPPER, high),
                             (PERFORMANCE_DECAY_DETECTED, float(decay.significant))):
             families[spec.name].add_metric([*labels, metric], float(value))
+    for metric, by_class in result.per_class.items():
+        for name, value in by_class.items():
+            families[PERFORMANCE_CLASS.name].add_metric([*labels, metric, name], float(value))
+    for true, row in result.confusion.items():
+        for predicted, count in row.items():
+            families[CONFUSION.name].add_metric([*labels, true, predicted], float(count))
     if result.predictions:
         families[LABEL_COVERAGE.name].add_metric(labels, result.coverage)
 

@@ -1,4 +1,4 @@
-"""Label-free performance estimate for probabilistic binary classifiers."""
+"""Label-free performance estimates for probabilistic classifiers (binary, multiclass)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from driftd.stats.performance import as_aggregates, as_probabilities, safe_ratio
 
-__all__ = ["N_EXPECTED_AGGREGATES", "ExpectedMetrics", "expected_accuracy_aggregates",
-           "expected_classification"]
+__all__ = ["N_EXPECTED_AGGREGATES", "ExpectedMetrics", "ExpectedMulticlass",
+           "expected_accuracy_aggregates", "expected_classification", "expected_confusion_rows",
+           "expected_multiclass"]
 
 N_EXPECTED_AGGREGATES = 6  # length of the expected_accuracy_aggregates vector
 
@@ -122,3 +123,113 @@ def expected_classification(aggregates: ArrayLike) -> ExpectedMetrics:
     precision, recall = safe_ratio(tp, tp + fp), safe_ratio(tp, tp + fn)
     f1 = safe_ratio(2 * tp, 2 * tp + fp + fn)
     return ExpectedMetrics(n, float(a[1] / n), float(precision[0]), float(recall[0]), float(f1[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedMulticlass:
+    """Metrics a calibrated multiclass classifier expects; see :func:`expected_multiclass`."""
+
+    n: float
+    accuracy: float
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    weighted_f1: float
+
+
+def expected_confusion_rows(probabilities: ArrayLike) -> NDArray[np.float64]:
+    """Per-event terms of the expected confusion matrix of a multiclass classifier.
+
+    If the class probabilities are calibrated, ``P(y = i | scores) = p_i``, an event
+    predicted as class ``j`` (the highest ``p``, the first on ties) lands in cell
+    ``(i, j)`` of the confusion matrix with probability ``p_i``. Its row holds ``p_i``
+    at ``i * K + j`` for every ``i`` and 0 elsewhere; summed over events, that is the
+    expected confusion matrix (rows true class, columns predicted, flattened row-major).
+
+    Parameters
+    ----------
+    probabilities : array_like of float, shape (n, K)
+        Class probabilities, ``K >= 2``: finite, non-negative, each row summing to 1
+        (within 1e-9).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, K * K)
+        The terms; rows of panes merge by addition. The diagonal of an event's terms sums
+        to its highest probability, so ``trace / n`` is the expected accuracy.
+
+    Raises
+    ------
+    ValueError
+        If ``probabilities`` is not 2-D with ``K >= 2`` or a row is not a probability
+        vector.
+
+    Examples
+    --------
+    >>> expected_confusion_rows([[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]]).reshape(2, 3, 3).sum(0)
+    array([[0.7, 0. , 0.3],
+           [0.2, 0. , 0.3],
+           [0.1, 0. , 0.4]])
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError("probabilities must have shape (n, K) with K >= 2")
+    if not (np.isfinite(p).all() and (p >= 0).all()
+            and np.allclose(p.sum(axis=1), 1.0, rtol=0.0, atol=1e-9)):
+        raise ValueError("probabilities must be finite, non-negative, rows summing to 1")
+    n, k = p.shape
+    rows = np.zeros((n, k, k))
+    rows[np.arange(n), :, p.argmax(axis=1)] = p
+    return rows.reshape(n, k * k)
+
+
+def expected_multiclass(expected: ArrayLike) -> ExpectedMulticlass:
+    """Expected accuracy, macro and weighted scores from an expected confusion matrix.
+
+    The same definitions as the realized metrics (:func:`classification_metrics`, sklearn
+    with ``zero_division=0``), applied to expected counts: with ``tp_k = E[k, k]``,
+    column sum ``pred_k`` and row sum ``true_k``, ``precision_k = tp_k / pred_k``,
+    ``recall_k = tp_k / true_k``, ``f1_k = 2 tp_k / (pred_k + true_k)`` (0.0 on a zero
+    denominator); macro averages over the classes with expected mass (a non-zero row or
+    column), weighted F1 weighs ``f1_k`` by ``true_k / n``, accuracy is ``trace / n``.
+    Ratios of expectations, which the realized metrics approach as the window grows. The
+    caveats of :func:`expected_classification` apply: miscalibration biases it, concept
+    drift is invisible to it.
+
+    Parameters
+    ----------
+    expected : array_like, shape (K, K)
+        Summed :func:`expected_confusion_rows`, reshaped to ``(K, K)``, ``K >= 2``.
+
+    Returns
+    -------
+    ExpectedMulticlass
+        ``n`` is the matrix's total (the number of events); all metrics NaN when it is 0.
+
+    Raises
+    ------
+    ValueError
+        If ``expected`` is not square with ``K >= 2``, or holds a negative or non-finite
+        value.
+
+    Examples
+    --------
+    >>> rows = expected_confusion_rows([[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]])
+    >>> m = expected_multiclass(rows.sum(axis=0).reshape(3, 3))
+    >>> round(m.accuracy, 6), round(m.macro_f1, 6), round(m.weighted_f1, 6)
+    (0.55, 0.411111, 0.483333)
+    """
+    e = np.asarray(expected, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] != e.shape[1] or e.shape[0] < 2:
+        raise ValueError("expected must be a square (K, K) matrix with K >= 2")
+    as_aggregates(e, "expected", e.shape)
+    n = float(e.sum())
+    if n == 0:
+        return ExpectedMulticlass(0.0, math.nan, math.nan, math.nan, math.nan, math.nan)
+    tp, pred, true = np.diag(e), e.sum(axis=0), e.sum(axis=1)
+    precision, recall = safe_ratio(tp, pred), safe_ratio(tp, true)
+    f1 = safe_ratio(2 * tp, pred + true)
+    present = (pred + true) > 0
+    return ExpectedMulticlass(
+        n, float(tp.sum() / n), float(precision[present].mean()),
+        float(recall[present].mean()), float(f1[present].mean()), float((f1 * true).sum() / n))
