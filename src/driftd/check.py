@@ -39,6 +39,9 @@ class CheckResult:
     model: ModelConfig
     result: WindowResult
     scan: ScanReport
+    # The file's counts on the profile's slots, which the HTML report draws.
+    layout: Layout | None = None
+    pane: Pane | None = None
 
     @property
     def drifted(self) -> bool:
@@ -90,7 +93,7 @@ def run_check(
                       strict_non_finite=strict)
     scan = scan_file(data, decoder, model.name, add, progress=progress)
     result = Evaluator(model, layout, min_events=0).evaluate("file", pane)
-    return CheckResult(model, result, scan)
+    return CheckResult(model, result, scan, layout, pane)
 
 
 def check_to_json(check: CheckResult) -> dict[str, Any]:

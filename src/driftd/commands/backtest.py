@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from driftd.commands.run import serve
 from driftd.config import ConfigError
 from driftd.preflight import load_checked
+from driftd.report import ReportError, history_report, write_report
 from driftd.service.daemon import Daemon
 
 
@@ -30,6 +31,8 @@ def register(commands: Any) -> None:
                           help="append the results history to FILE (overrides results.path)")
     backtest.add_argument("--format", choices=("table", "json"), default="table",
                           help="table (default) or the results history as JSON lines")
+    backtest.add_argument("--html", type=Path, metavar="PATH",
+                          help="also write an HTML report: each statistic over the windows")
     backtest.add_argument("--fail-on-drift", action="store_true",
                           help="exit 1 when any window flagged drift")
     backtest.set_defaults(handler=handle_backtest)
@@ -62,6 +65,12 @@ def handle_backtest(args: argparse.Namespace) -> int:
             print(json.dumps(record))
     else:
         print_table(records, sys.stdout)
+    if args.html is not None:
+        try:
+            write_report(args.html, history_report(records, {m.name: m for m in config.models}))
+        except ReportError as error:
+            print(f"driftd backtest: {error}", file=sys.stderr)
+            return 2
     drifted = any(c["drift"] and any(c["drift"].values())
                   for r in records for c in r.get("columns", []))
     return 1 if args.fail_on_drift and drifted else 0

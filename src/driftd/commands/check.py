@@ -14,6 +14,7 @@ from driftd.config import ConfigError, ModelConfig, load_config
 from driftd.datafile import DataFileError
 from driftd.filescan import Progress
 from driftd.reference.profile import ProfileError, load_profile
+from driftd.report import ReportError, check_report, write_report
 
 EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -28,6 +29,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--config", type=Path, help="driftd config (tests, thresholds)")
     parser.add_argument("--model", help="model in --config (default: the profile's model)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--html", type=Path, metavar="PATH",
+                        help="also write an HTML report (a plot and the tests per column)")
     parser.add_argument("--max-invalid-ratio", type=float, default=0.0, metavar="R",
                         help="share of invalid records tolerated before exiting 2 (default 0)")
     parser.set_defaults(handler=handle)
@@ -38,7 +41,9 @@ def handle(args: argparse.Namespace) -> int:
         profile = load_profile(args.reference)
         model = _model(args, profile.model) or model_from_profile(profile, args.reference)
         check = run_check(profile, model, args.data, progress=Progress("reading"))
-    except (ConfigError, ProfileError, DataFileError) as error:
+        if args.html is not None:
+            write_report(args.html, check_report(check))
+    except (ConfigError, ProfileError, DataFileError, ReportError) as error:
         print(f"driftd check: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.format == "json":
