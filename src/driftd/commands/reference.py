@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ValidationError
 
 from driftd import __version__
-from driftd.config import ColumnConfig, ConfigError, PerformanceConfig, load_config
+from driftd.config import ColumnConfig, ColumnKind, ConfigError, PerformanceConfig, load_config
 from driftd.datafile import DataFileError
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, scan_file
@@ -25,6 +26,7 @@ from driftd.reference.profile import (
     ProfileError,
     load_profile,
 )
+from driftd.reference.task import infer_task, summarize
 
 
 def register(commands: Any) -> None:
@@ -33,7 +35,9 @@ def register(commands: Any) -> None:
     build = actions.add_parser(
         "build", help="build a profile from a Parquet, CSV or JSONL file",
         description="Column roles come from --config, or from the --numeric, --categorical, "
-        "--prediction and --label flags.")
+        "--prediction and --label flags. With a label, the baseline performance is measured "
+        "on the file: the task comes from the config, --task, or the data (a label of two "
+        "values and a prediction in [0, 1]: binary; a numeric label: regression).")
     build.add_argument("--model", required=True)
     build.add_argument("--data", required=True, type=Path)
     build.add_argument("--out", required=True, type=Path)
@@ -42,6 +46,18 @@ def register(commands: Any) -> None:
     build.add_argument("--categorical", default="", help="comma-separated categorical inputs")
     build.add_argument("--prediction", help="numeric prediction column")
     build.add_argument("--label", help="label column")
+    build.add_argument("--task", choices=("binary", "regression", "multiclass"),
+                       help="performance task of --label (default: read off the data; "
+                       "multiclass when --scores are given)")
+    build.add_argument("--positive-label", help="binary: the label value of the positive "
+                       "class (default: 1, true or yes)")
+    build.add_argument("--threshold", type=float,
+                       help="binary: score at or above which the model predicts positive "
+                       "(default 0.5)")
+    build.add_argument("--scores", default="", help="multiclass: comma-separated numeric "
+                       "columns, the score of each class, in the order of --classes")
+    build.add_argument("--classes", default="", help="multiclass: comma-separated label "
+                       "values, one per --scores column")
     build.add_argument("--grid-size", type=int, default=DEFAULT_GRID_SIZE)
     build.add_argument("--top-categories", type=int, default=DEFAULT_TOP_CATEGORIES)
     build.set_defaults(handler=handle_build)
@@ -50,15 +66,17 @@ def register(commands: Any) -> None:
     show.set_defaults(handler=handle_show)
 
 
-def columns_from_flags(args: argparse.Namespace) -> tuple[ColumnConfig, ...]:
-    """Column configs from the role flags of `reference build`."""
+def columns_from_flags(args: argparse.Namespace,
+                       task: str | None = None) -> tuple[ColumnConfig, ...]:
+    """Column configs from the role flags of `reference build`; the label is a number
+    for ``task`` regression, else a category."""
     columns = [ColumnConfig(name=n, kind="numeric") for n in _names(args.numeric)]
     columns += [ColumnConfig(name=n, kind="categorical") for n in _names(args.categorical)]
-    if args.prediction:
-        columns.append(ColumnConfig(name=args.prediction, kind="numeric", role="prediction",
-                                    path=args.prediction))
+    for name in ([args.prediction] if args.prediction else []) + _names(args.scores):
+        columns.append(ColumnConfig(name=name, kind="numeric", role="prediction", path=name))
     if args.label:
-        columns.append(ColumnConfig(name=args.label, kind="categorical", role="label",
+        kind: ColumnKind = "numeric" if task == "regression" else "categorical"
+        columns.append(ColumnConfig(name=args.label, kind=kind, role="label",
                                     path=args.label))
     return tuple(columns)
 
@@ -91,10 +109,44 @@ def _model(args: argparse.Namespace) -> tuple[tuple[ColumnConfig, ...],
             raise ConfigError(str(args.config), [f"models: no model named {args.model!r}"]
                               ) from None
         return model.columns, model.performance
-    columns = columns_from_flags(args)
+    performance = performance_from_flags(args)
+    columns = columns_from_flags(args, performance.task if performance else None)
     if not columns:
         raise ValueError("give --config, or the columns with --numeric/--categorical/...")
-    return columns, None
+    return columns, performance
+
+
+def performance_from_flags(args: argparse.Namespace) -> PerformanceConfig | None:
+    """The performance settings of --label and its flags (the task read off the data
+    when --task is not given, saying so on stderr); None without --label."""
+    if not args.label:
+        return None
+    task = args.task or ("multiclass" if args.scores or args.classes else None)
+    if task == "multiclass":
+        settings: dict[str, Any] = {"scores": _names(args.scores),
+                                    "classes": _names(args.classes)}
+    elif not args.prediction:
+        raise ValueError("--label needs --prediction (binary, regression), or --scores and "
+                         "--classes (multiclass)")
+    else:
+        settings = {"prediction": args.prediction}
+        positive = args.positive_label
+        if task is None:
+            found = infer_task(summarize(args.data, args.model, args.prediction, args.label),
+                               positive)
+            task, positive = found.task, found.positive_label
+            print(f"driftd reference build: task {task} ({found.reason})"
+                  + (f", positive label {positive!r}" if positive is not None else "")
+                  + "; give --task to choose", file=sys.stderr)
+        if task == "binary" and positive is not None:
+            settings["positive_label"] = positive
+    if args.threshold is not None:
+        settings["threshold"] = args.threshold
+    try:
+        return PerformanceConfig.model_validate({"task": task, "label": args.label, **settings})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ValueError(str(first["msg"]).removeprefix("Value error, ")) from None
 
 
 def build_from_file(
@@ -144,14 +196,18 @@ def handle_show(args: argparse.Namespace) -> int:
 
 
 def describe(profile: Profile) -> str:
-    """A readable summary: version, metadata, and one line per column."""
-    lines = [f"model     {profile.model}", f"version   {profile.version}",
-             f"rows      {profile.rows:,}"]
-    lines += [f"{key:<10}{value}" for key, value in sorted(profile.metadata.items())]
+    """A readable summary: version, metadata, baseline and calibration, each a key and
+    its value in aligned columns; then one line per column."""
+    header = [("model", profile.model), ("version", profile.version),
+              ("rows", f"{profile.rows:,}")]
+    header += [(key, _text(value)) for key, value in sorted(profile.metadata.items())]
     if profile.performance:
-        lines.append("baseline  " + ", ".join(f"{k} {v:.4f}"
-                                              for k, v in profile.performance.items()))
+        header.append(("baseline", ", ".join(f"{k} {v:.4f}"
+                                             for k, v in profile.performance.items())))
+    width = max(len(key) for key, _ in header) + 2
+    lines = [f"{key:<{width}}{value}" for key, value in header]
     lines.append("")
+    name = max([24, *(len(c.name) + 2 for c in profile.columns.values())])
     for column in profile.columns.values():
         missing = column.missing / max(column.total, 1)
         if isinstance(column, CategoricalProfile):
@@ -162,6 +218,13 @@ def describe(profile: Profile) -> str:
             edges = ", ".join(f"{e:.4g}" for e in column.psi_edges)
             detail = (f"grid {column.grid.size} points{' (exact)' if column.exact else ''}, "
                       f"range [{column.grid[0]:.4g}, {column.grid[-1]:.4g}], deciles {edges}")
-        lines.append(f"{column.name:<24}{column.kind:<12}{column.role:<11}"
+        lines.append(f"{column.name:<{name}}{column.kind:<12}{column.role:<11}"
                      f"missing {missing:6.2%}  {detail}")
     return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    """A metadata value: an object as its ``key value`` pairs (none when empty)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items()) or "none"
+    return str(value)
