@@ -78,10 +78,32 @@ def test_chromium_draws_one_plot_per_column_and_the_decisions_of_the_json(
         assert plot["kind"] == kinds.get(section["name"], "numeric")
         assert plot["width"] > 600 and plot["height"] > 150
     assert {s["name"]: s["decisions"] for s in sections} == DECISIONS
-    from_json = {c["column"]: {t: "drift" if e["drift"] else "ok" if e["drift"] is False
-                               else "no decision" for t, e in c["tests"].items()}
-                 for c in output["columns"]}
-    assert from_json == DECISIONS
+    assert _outcomes(output) == DECISIONS
+
+
+def _outcomes(output: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each test's decision in the JSON output, worded as in the report."""
+    return {c["column"]: {t: e.get("outcome") or ("drift" if e["drift"] else "ok"
+                                                  if e["drift"] is False else "no decision")
+                          for t, e in c["tests"].items()}
+            for c in output["columns"]}
+
+
+def test_a_small_file_shows_the_tests_it_cannot_decide(
+        chromium: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Steps: check only the first 300 records (too few for some thresholds) with
+    --format json --html. Expected: every decision in the report equals the JSON's
+    outcome, and some of them are undecided."""
+    profile, data = write_check_files(tmp_path)
+    data.write_text("".join(data.read_text().splitlines(keepends=True)[:300]))
+    out = tmp_path / "small.html"
+    main(["check", "--reference", str(profile), "--data", str(data), "--format", "json",
+          "--html", str(out)])
+    expected = _outcomes(json.loads(capsys.readouterr().out))
+    with chromium.open(out.as_uri()) as page:
+        shown = {s["name"]: s["decisions"] for s in page.evaluate(PAGE)}
+    assert shown == expected
+    assert any(d == "undecided" for tests in shown.values() for d in tests.values())
 
 
 def test_each_plot_draws_the_window_over_the_reference(

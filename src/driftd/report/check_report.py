@@ -17,7 +17,7 @@ from driftd.report.distributions import (
 )
 from driftd.report.html import badge, document, outcome, table
 from driftd.report.plots import categorical_plot, numeric_plot
-from driftd.report.svg import esc, number
+from driftd.report.svg import esc, number, percent
 
 
 def check_report(check: CheckResult) -> str:
@@ -53,6 +53,9 @@ def _header(report: Mapping[str, Any], check: CheckResult) -> str:
             ("records", f"{report['rows']:,}"),
             ("invalid records", invalid or "none"),
             ("p-value correction", esc(report["correction"]))]
+    if report.get("false_alarm_bound") is not None:
+        rows.append(("false alarm chance", f"at most {percent(report['false_alarm_bound'])} "
+                     "on data like the reference"))
     summary = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
     state = "drift" if check.drifted else "ok"
     return (f"<h1>driftd check: model <code>{esc(report['model'])}</code></h1>"
@@ -87,6 +90,8 @@ def _tests(column: Mapping[str, Any]) -> str:
         rule = {"threshold": f"{esc(entry.get('threshold'))} on the value",
                 "pvalue": f"alpha {esc(entry.get('alpha'))} on the p-value"
                 }.get(entry["decision"], "none")
+        if entry.get("min_events"):  # a threshold decides from this many records on
+            rule += f", from {entry['min_events']:,} records"
         rows.append((esc(name), f"<code>{esc(entry['statistic'])}</code>", value,
                      _value(entry.get("pvalue")), rule, outcome(test_outcome(entry))))
     if not rows:
