@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from driftd.cli import main
-from driftd.config import ColumnConfig, CountWindowConfig, ModelConfig
+from driftd.config import ColumnConfig, CountWindowConfig, ModelConfig, PerformanceConfig
+from driftd.report import history_report
 from driftd.report.series import history_series
 from report.chromium import Browser
 from report.scenarios import WINDOWS, write_backtest
@@ -112,3 +113,43 @@ def test_a_history_report_that_cannot_be_written_exits_2(
     assert captured.out.splitlines()[-1] == f"{WINDOWS} windows"
     assert captured.err.strip().splitlines() == [
         f"driftd backtest: {target}: cannot write the HTML report: No such file or directory"]
+
+
+def test_performance_decay_is_plotted_from_each_window_s_latest_revision(
+        chromium: Browser, tmp_path: Path) -> None:
+    """Steps: a history of two time windows, each closed (revision 0, no labels yet) and
+    revised once labels came (revision 1: accuracy decay 0.01, then 0.2 beyond the
+    tolerance 0.05 with confidence); render it. Expected: one accuracy-decay plot with
+    the tolerance line and two points, the second flagged and above the line."""
+    model = ModelConfig(
+        name="m", reference=Path("m.json"),
+        columns=(ColumnConfig(name="score", kind="numeric", role="prediction"),
+                 ColumnConfig(name="y", kind="categorical", role="label")),
+        windows=(CountWindowConfig(name="w", size=10, step=10),),
+        performance=PerformanceConfig(task="binary", prediction="score", label="y",
+                                      baseline={"accuracy": 0.9},
+                                      tolerance={"accuracy": 0.05}))
+
+    def record(start: float, revision: int, decay: float | None,
+               significant: bool = False) -> dict[str, Any]:
+        performance = {"metrics": {}, "decay": {} if decay is None else {"accuracy": {
+            "decay": decay, "interval": [decay - 0.02, decay + 0.02],
+            "significant": significant}}}
+        return {"model": "m", "window": "w", "start": start, "end": start + 60.0,
+                "sequence": None, "revision": revision, "matured": revision > 0,
+                "columns": [{"column": "score", "statistics": {"psi": 0.01},
+                             "drift": {"psi": False}}] if revision == 0 else [],
+                "performance": performance}
+
+    records = [record(0.0, 0, None), record(60.0, 0, None), record(0.0, 1, 0.01),
+               record(60.0, 1, 0.2, significant=True)]
+    out = tmp_path / "history.html"
+    out.write_text(history_report(records, {"m": model}), encoding="utf-8")
+    with chromium.open(out.as_uri()) as page:
+        plots = page.evaluate(PLOTS.replace('svg.plot', 'svg.plot[data-kind=performance]'))
+        errors = chromium.console_errors(page.session)
+    assert errors == []
+    [plot] = plots
+    assert (plot["column"], plot["test"]) == ("accuracy", "accuracy")
+    assert [c for c, _ in plot["points"]] == ["ok", "drift"]
+    assert [cy < plot["threshold"] for _, cy in plot["points"]] == [False, True]

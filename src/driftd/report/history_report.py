@@ -12,7 +12,14 @@ from typing import Any
 
 from driftd.config import ModelConfig
 from driftd.report.html import document, table
-from driftd.report.series import Series, history_series, series_plot, windows_by_name
+from driftd.report.series import (
+    Series,
+    history_series,
+    latest_revisions,
+    performance_series,
+    series_plot,
+    windows_by_name,
+)
 from driftd.report.svg import esc, utc
 
 
@@ -20,6 +27,7 @@ def history_report(records: Sequence[Mapping[str, Any]],
                    models: Mapping[str, ModelConfig]) -> str:
     """The history of every (model, window) in ``records`` as one HTML document."""
     grouped = windows_by_name(records)
+    performance = latest_revisions(records)
     body = ["<h1>driftd backtest: window history</h1>"]
     if not grouped:
         body.append('<p class="meta">No window closed with drift statistics.</p>')
@@ -30,6 +38,7 @@ def history_report(records: Sequence[Mapping[str, Any]],
                         "Not in the config: its thresholds are unknown.</p>")
             continue
         body.append(_window_section(index, model, window, rows))
+        body.append(_performance(model, window, performance.get((model_name, window), [])))
     return document("driftd backtest: window history", "".join(body))
 
 
@@ -40,7 +49,9 @@ def _window_section(index: int, model: ModelConfig, window: str,
     parts = [f'<h2 id="window-{index}">Model <code>{esc(model.name)}</code>, window '
              f"<code>{esc(window)}</code></h2>",
              f'<p class="meta">{len(rows):,} windows{_span(rows)}; {drifted:,} with drift in '
-             f"some column. Reference <code>{esc(rows[-1].get('reference', ''))}</code>.</p>",
+             f"some column. Reference <code>{esc(rows[-1].get('reference', ''))}</code>. "
+             "Red dots: windows the test flagged; hollow: undecided (for example a window "
+             "too small for a threshold); a dashed line: the threshold or alpha.</p>",
              _flag_table(series)]
     by_column: dict[str, list[Series]] = {}
     for one in series:
@@ -49,6 +60,18 @@ def _window_section(index: int, model: ModelConfig, window: str,
         parts.append(f'<section class="column"><h3><span class="name">{esc(column)}</span>'
                      "</h3>" + "".join(series_plot(s) for s in plots) + "</section>")
     return "".join(parts)
+
+
+def _performance(model: ModelConfig, window: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    series = performance_series(model, window, rows)
+    if not series:
+        return ""
+    matured = sum(1 for r in rows if r.get("matured"))
+    return (f'<section class="performance"><h3>Performance</h3><p class="meta">The latest '
+            f"revision of each window with labels ({matured:,} of {len(rows):,} matured). A "
+            "window is flagged when its decay is beyond the tolerance with confidence (the "
+            "lower end of its interval), so one just above the line may not be.</p>"
+            + "".join(series_plot(s) for s in series) + "</section>")
 
 
 def _span(rows: Sequence[Mapping[str, Any]]) -> str:

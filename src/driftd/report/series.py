@@ -53,6 +53,7 @@ class Series:
     line_label: str
     log: bool
     time: bool
+    kind: str = "history"  # or "performance": ``column`` and ``test`` name the metric
 
 
 def windows_by_name(records: Sequence[Mapping[str, Any]]
@@ -65,11 +66,56 @@ def windows_by_name(records: Sequence[Mapping[str, Any]]
     return grouped
 
 
+def latest_revisions(records: Sequence[Mapping[str, Any]]
+                     ) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """The latest revision of every window with performance, by (model, window), in
+    closing order (a revision replaces its window where it stood)."""
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for record in records:
+        if record.get("performance"):
+            latest[(record["model"], record["window"], record.get("start"),
+                    record.get("end"), record.get("sequence"))] = record
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for record in latest.values():
+        grouped.setdefault((record["model"], record["window"]), []).append(record)
+    return grouped
+
+
+def performance_series(model: ModelConfig, window: str,
+                       records: Sequence[Mapping[str, Any]]) -> list[Series]:
+    """Per metric with a baseline, its decay (baseline minus window, positive meaning
+    worse) against the tolerance; windows whose decay is beyond it with confidence
+    are flagged. A window without labels leaves a gap."""
+    if model.performance is None:
+        return []
+    time, x = _x(records)
+    decays = [r["performance"].get("decay") or {} for r in records]
+    found = []
+    for metric in dict.fromkeys(name for decay in decays for name in decay):
+        tolerance = model.performance.tolerance.get(metric)
+        cells = [decay.get(metric) or {} for decay in decays]
+        y = tuple(math.nan if c.get("decay") is None else float(c["decay"]) for c in cells)
+        outcomes = tuple("none" if tolerance is None else "undecided" if math.isnan(v)
+                         else "drift" if c.get("significant") else "ok"
+                         for c, v in zip(cells, y, strict=True))
+        found.append(Series(
+            model.name, window, metric, metric, f"{metric} decay (baseline - window)", x, y,
+            outcomes, tolerance,
+            f"tolerance {tolerance}" if tolerance is not None else "no tolerance: not judged",
+            False, time, kind="performance"))
+    return found
+
+
+def _x(records: Sequence[Mapping[str, Any]]) -> tuple[bool, tuple[float, ...]]:
+    """Whether the windows are time windows, and each one's place on the x axis."""
+    time = all(r.get("sequence") is None and r.get("end") is not None for r in records)
+    return time, tuple(float(r["end"] if time else r["sequence"] or 0) for r in records)
+
+
 def history_series(model: ModelConfig, window: str,
                    records: Sequence[Mapping[str, Any]]) -> list[Series]:
     """A series per (monitored column, enabled test with a statistic in the records)."""
-    time = all(r.get("sequence") is None and r.get("end") is not None for r in records)
-    x = tuple(float(r["end"] if time else r["sequence"] or 0) for r in records)
+    time, x = _x(records)
     found = []
     for column in model.monitored_columns:
         cells = [_column(r, column.name) for r in records]
@@ -152,7 +198,7 @@ def series_plot(series: Series) -> str:
                  f"flagged</text>")
     title = f"{series.column}: {series.statistic} per window ({series.test})"
     return svg(WIDTH, HEIGHT, "".join(parts), title=title,
-               data={"column": series.column, "kind": "history", "test": series.test,
+               data={"column": series.column, "kind": series.kind, "test": series.test,
                      "window": series.window})
 
 
