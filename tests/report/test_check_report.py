@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 
 from driftd.cli import main
+from driftd.report.distributions import MISSING, CategoricalDistribution
+from driftd.report.plots import categorical_plot
 from report.chromium import Browser
 from report.png import decode
 from report.scenarios import CHECK_COLUMNS, HOSTILE_COLUMN, HOSTILE_MODEL, write_check_files
@@ -160,3 +163,19 @@ def test_a_report_that_cannot_be_written_is_bad_input(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"driftd check: {target}: cannot write the HTML report: "
                    "No such file or directory"]
+
+
+def test_past_40_categories_the_smallest_on_both_sides_are_summed_in_one_row() -> None:
+    """Steps: draw a categorical column of 50 profile categories, the reference's
+    rarest one (cat49) making half of the window. Expected: 39 category rows (cat49
+    among them, in profile order), one row summing the other 11, then __other__ and
+    missing; the shares in the labels are the true ones."""
+    labels = (*(f"cat{i}" for i in range(50)), "__other__", MISSING)
+    reference = np.r_[np.arange(100, 50, -1), 0, 0]
+    window = np.r_[np.full(49, 10), 490, 0, 0]
+    svg = categorical_plot(CategoricalDistribution("c", labels, reference, window))
+    rows = re.findall(r'text-anchor="end" fill="[^"]+"(?: font-style="italic")?>'
+                      r"<title>([^<]*)</title>", svg)
+    assert len(rows) == 42 and rows[-3:] == ["(11 more categories)", "__other__", MISSING]
+    assert rows[:38] == [f"cat{i}" for i in range(38)] and rows[38] == "cat49"
+    assert ">50.0%<" in svg  # cat49's share of the window

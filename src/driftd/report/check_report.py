@@ -90,7 +90,7 @@ def _tests(column: Mapping[str, Any]) -> str:
         rule = {"threshold": f"{esc(entry.get('threshold'))} on the value",
                 "pvalue": f"alpha {esc(entry.get('alpha'))} on the p-value"
                 }.get(entry["decision"], "none")
-        if entry.get("min_events"):  # a threshold decides from this many records on
+        if (entry.get("min_events") or 0) > 1:  # a threshold decides from this many on
             rule += f", from {entry['min_events']:,} records"
         rows.append((esc(name), f"<code>{esc(entry['statistic'])}</code>", value,
                      _value(entry.get("pvalue")), rule, outcome(test_outcome(entry))))

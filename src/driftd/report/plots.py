@@ -112,12 +112,18 @@ def _steps(x: Scale, y: Scale, positions: Floats, shares: Floats,
 
 def categorical_plot(dist: CategoricalDistribution) -> str:
     """One pair of horizontal bars (reference, window) per category."""
-    labels, ref, win = _rows(dist)
+    labels, ref, win, folded = _rows(dist)
     ref_shares = ref / max(int(ref.sum()), 1)
     win_shares = win / max(int(win.sum()), 1)
     row, top = 22, 40
     height = top + row * len(labels) + 34
-    peak = float(max(ref_shares.max(initial=0), win_shares.max(initial=0), 1e-9))
+    # The row of folded categories may hold most of the mass: it does not set the scale
+    # (its bars stop at the axis' end, its labels tell the share).
+    scaled = np.ones(len(labels), dtype=bool)
+    if folded is not None:
+        scaled[folded] = False
+    peak = float(max(ref_shares[scaled].max(initial=0), win_shares[scaled].max(initial=0),
+                     1e-9))
     x = Scale(0.0, peak * 1.1, 200, WIDTH - 60)
     y = Scale(0.0, float(len(labels)), top, top + row * len(labels))
     parts = [axes(x, Scale(0.0, 1.0, y.stop, y.start), x_ticks=x.ticks(5), y_ticks=[],
@@ -130,7 +136,7 @@ def categorical_plot(dist: CategoricalDistribution) -> str:
                      f'fill="{INK}"{style}><title>{esc(label)}</title>{esc(shown)}</text>')
         for offset, name, colour, share in ((3, "reference", REFERENCE, ref_shares[i]),
                                             (11, "window", WINDOW, win_shares[i])):
-            end = x(float(share))
+            end = min(x(float(share)), x.stop)
             parts.append(f'<rect class="{name}" x="{x.start:.1f}" y="{y0 + offset:.1f}" '
                          f'width="{max(end - x.start, 0.0):.1f}" height="7" fill="{colour}"/>')
             parts.append(f'<text x="{end + 4:.1f}" y="{y0 + offset + 7:.1f}" font-size="9" '
@@ -140,15 +146,21 @@ def categorical_plot(dist: CategoricalDistribution) -> str:
                data={"column": dist.column, "kind": "categorical"})
 
 
-def _rows(dist: CategoricalDistribution) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The categories to draw: up to ``MAX_CATEGORY_ROWS`` of the profile's (most
-    frequent first), the rest summed in one row, then ``__other__`` and missing."""
+def _rows(dist: CategoricalDistribution
+          ) -> tuple[list[str], np.ndarray, np.ndarray, int | None]:
+    """The rows to draw, and the index of the folded row if any: the profile's
+    categories (most frequent first), or past ``MAX_CATEGORY_ROWS`` those with the
+    largest share on either side and one row summing the rest; then ``__other__`` and
+    missing."""
     named = len(dist.labels) - 2
     labels, ref, win = list(dist.labels), dist.reference, dist.window
     if named <= MAX_CATEGORY_ROWS:
-        return labels, ref, win
-    keep = MAX_CATEGORY_ROWS - 1
-    folded = f"({named - keep} more categories)"
-    return ([*labels[:keep], folded, "__other__", MISSING],
-            np.r_[ref[:keep], ref[keep:named].sum(), ref[named:]],
-            np.r_[win[:keep], win[keep:named].sum(), win[named:]])
+        return labels, ref, win, None
+    shares = np.maximum(ref[:named] / max(int(ref.sum()), 1),
+                        win[:named] / max(int(win.sum()), 1))
+    keep = np.sort(np.argsort(-shares, kind="stable")[:MAX_CATEGORY_ROWS - 1])
+    rest = np.setdiff1d(np.arange(named), keep)
+    folded = f"({rest.size} more categories)"
+    return ([*(labels[i] for i in keep), folded, "__other__", MISSING],
+            np.r_[ref[keep], ref[rest].sum(), ref[named:]],
+            np.r_[win[keep], win[rest].sum(), win[named:]], keep.size)
