@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
-import yaml
 from pydantic import ValidationError
 from scipy.stats import norm
 from sklearn.metrics import (
@@ -32,9 +30,8 @@ from sklearn.metrics import (
 from driftd.cli import main
 from driftd.config import PerformanceConfig
 from driftd.reference.profile import load_profile
+from monitor.multiclass_files import CLASSES, START, record, write_config, write_jsonl
 
-CLASSES = ("a", "b", "c")
-START = 1_780_000_200.0  # 2026-05-28, before the clock; a multiple of 600
 TOLERANCE = 1e-12
 
 
@@ -58,42 +55,6 @@ def draw(rng: np.random.Generator, count: int, *, without_c: bool = False,
     scores[2] = [-0.1, 0.6, 0.5]
     labels[3] = None
     return scores, labels
-
-
-def record(i: int, ts: float, scores: np.ndarray, label: str | None = None,
-           *, labelled: bool = True) -> dict[str, Any]:
-    event: dict[str, Any] = {"model": "m", "id": f"p{i}", "ts": ts,
-                             "features": {"x": float(scores[0] * 3)},
-                             "scores": dict(zip(CLASSES, map(float, scores), strict=True))}
-    if labelled:
-        event["label"] = label
-    return event
-
-
-def write_jsonl(path: Path, events: list[dict[str, Any]]) -> None:
-    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-
-
-def write_config(tmp_path: Path, **performance: Any) -> Path:
-    columns = [{"name": "x", "kind": "numeric"}]
-    columns += [{"name": f"p_{c}", "kind": "numeric", "role": "prediction",
-                 "path": f"scores.{c}"} for c in CLASSES]
-    columns += [{"name": "y", "kind": "categorical", "role": "label", "path": "label"}]
-    config = tmp_path / "driftd.yaml"
-    config.write_text(yaml.safe_dump({
-        "models": [{
-            "name": "m", "reference": "m.json", "min_window_events": 0, "columns": columns,
-            "windows": [{"name": "10m", "type": "time", "duration_seconds": 600,
-                         "slide_seconds": 600}],
-            "performance": {"task": "multiclass", "label": "y", "classes": list(CLASSES),
-                            "scores": [f"p_{c}" for c in CLASSES],
-                            "label_ttl_seconds": 3600, **performance},
-        }],
-        "sources": [{"type": "jsonl", "path": "predictions.jsonl"},
-                    {"type": "jsonl", "path": "outcomes.jsonl", "stream": "outcomes"}],
-        "http": {"address": "127.0.0.1:0"},
-    }))
-    return config
 
 
 def build_reference(tmp_path: Path, config: Path) -> dict[str, float]:

@@ -66,13 +66,17 @@ class MulticlassSums:
 
     def prediction_terms(self, rows: FloatArray, scores: FloatArray,
                          calibrate: Calibrate | None = None) -> None:
-        """Write each prediction's count and expected-confusion terms into ``rows``."""
+        """Write each prediction's count and expected-confusion terms into ``rows``; the
+        terms read the ``calibrate``d probabilities, the prediction stays the model's."""
         p, usable = probabilities(scores)
-        if calibrate is not None and usable.any():
-            p[usable] = calibrate(p[usable])
         rows[:, 0] = usable
-        if usable.any():
-            rows[usable, self.expected:self.end] = expected_confusion_rows(p[usable])
+        if not usable.any():
+            return
+        p = p[usable]
+        said = p.argmax(axis=1)
+        if calibrate is not None:
+            p = calibrate(p)
+        rows[usable, self.expected:self.end] = expected_confusion_rows(p, said)
 
     def outcome_terms(self, rows: FloatArray, usable: npt.NDArray[np.bool_],
                       predicted: FloatArray, actual: FloatArray) -> None:

@@ -137,20 +137,26 @@ class ExpectedMulticlass:
     weighted_f1: float
 
 
-def expected_confusion_rows(probabilities: ArrayLike) -> NDArray[np.float64]:
+def expected_confusion_rows(probabilities: ArrayLike,
+                            predicted: ArrayLike | None = None) -> NDArray[np.float64]:
     """Per-event terms of the expected confusion matrix of a multiclass classifier.
 
     If the class probabilities are calibrated, ``P(y = i | scores) = p_i``, an event
-    predicted as class ``j`` (the highest ``p``, the first on ties) lands in cell
-    ``(i, j)`` of the confusion matrix with probability ``p_i``. Its row holds ``p_i``
-    at ``i * K + j`` for every ``i`` and 0 elsewhere; summed over events, that is the
-    expected confusion matrix (rows true class, columns predicted, flattened row-major).
+    predicted as class ``j`` (by default the highest ``p``, the first on ties) lands in
+    cell ``(i, j)`` of the confusion matrix with probability ``p_i``. Its row holds
+    ``p_i`` at ``i * K + j`` for every ``i`` and 0 elsewhere; summed over events, that
+    is the expected confusion matrix (rows true class, columns predicted, flattened
+    row-major). When the model's scores are not calibrated, ``probabilities`` are the
+    calibrated ones and ``predicted`` the model's own decision (the argmax of its raw
+    scores), which calibration must not change.
 
     Parameters
     ----------
     probabilities : array_like of float, shape (n, K)
         Class probabilities, ``K >= 2``: finite, non-negative, each row summing to 1
         (within 1e-9).
+    predicted : array_like of int, shape (n,), optional
+        The predicted class of each event, in ``[0, K)``.
 
     Returns
     -------
@@ -161,8 +167,8 @@ def expected_confusion_rows(probabilities: ArrayLike) -> NDArray[np.float64]:
     Raises
     ------
     ValueError
-        If ``probabilities`` is not 2-D with ``K >= 2`` or a row is not a probability
-        vector.
+        If ``probabilities`` is not 2-D with ``K >= 2``, a row is not a probability
+        vector, or ``predicted`` is not ``n`` class indices.
 
     Examples
     --------
@@ -170,6 +176,8 @@ def expected_confusion_rows(probabilities: ArrayLike) -> NDArray[np.float64]:
     array([[0.7, 0. , 0.3],
            [0.2, 0. , 0.3],
            [0.1, 0. , 0.4]])
+    >>> expected_confusion_rows([[0.7, 0.2, 0.1]], predicted=[1]).reshape(3, 3)[:, 1]
+    array([0.7, 0.2, 0.1])
     """
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] < 2:
@@ -178,8 +186,12 @@ def expected_confusion_rows(probabilities: ArrayLike) -> NDArray[np.float64]:
             and np.allclose(p.sum(axis=1), 1.0, rtol=0.0, atol=1e-9)):
         raise ValueError("probabilities must be finite, non-negative, rows summing to 1")
     n, k = p.shape
+    said = p.argmax(axis=1) if predicted is None else np.asarray(predicted)
+    if said.shape != (n,) or said.dtype.kind not in "iu" or (n and (
+            said.min() < 0 or said.max() >= k)):
+        raise ValueError(f"predicted must hold one class index in [0, {k}) per row")
     rows = np.zeros((n, k, k))
-    rows[np.arange(n), :, p.argmax(axis=1)] = p
+    rows[np.arange(n), :, said] = p
     return rows.reshape(n, k * k)
 
 
