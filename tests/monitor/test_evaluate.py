@@ -15,6 +15,7 @@ from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
 from driftd.reference.build import build_profile
 from driftd.reference.profile import NumericProfile
+from driftd.stats.sample_size import js_min_events, psi_min_events
 from driftd.windows.count import CountWindow
 
 COLUMNS = (ColumnConfig(name="x", kind="numeric"), ColumnConfig(name="k", kind="numeric"),
@@ -131,20 +132,26 @@ def test_null_streams_are_flagged_at_the_configured_alpha() -> None:
     assert abs(rate - alpha) <= half_width, rate
 
 
-@pytest.mark.parametrize(("min_events", "thresholds_decide"), [(1000, False), (0, True)])
-def test_a_window_too_small_gets_no_threshold_decision(
-        min_events: int, thresholds_decide: bool) -> None:
+@pytest.mark.parametrize(("settings", "undecided"), [
+    ({}, ("js",)),
+    ({"min_window_events": 1000}, ("psi", "js", "missing")),
+    ({"false_alarm_rate": None}, ()),
+])
+def test_a_window_too_small_for_a_threshold_leaves_it_undecided(
+        settings: dict[str, object], undecided: tuple[str, ...]) -> None:
     """Given: a window of only 150 events, strongly shifted (PSI and JS far above their
-    thresholds, KS p-value tiny).
+    thresholds, KS p-value tiny); 3 columns with 3 threshold tests each.
 
-    Expected: with min_window_events 1000, PSI and JS decide "no drift" (a small sample's
-    PSI is mostly noise) while the p-value decision of KS still flags it; with 0, all do.
-    The statistics are computed either way.
+    Expected: at the default false-alarm rate 0.01 (0.01 / 9 per test) PSI needs
+    about 130 values of x (chi-square 9 dof) and decides drift, JS needs about 480 and is
+    undecided, not "no drift"; with min_window_events 1000 all three threshold tests
+    (psi, js, missing) are undecided; with
+    false_alarm_rate null both decide at any size. KS (a p-value) decides throughout,
+    and the statistics are computed either way.
     """
     rng = np.random.default_rng(5)
     reference = sample(rng, 20_000, 0.0)
-    config = model(ks=TestConfig(decision="pvalue", alpha=0.01)).model_copy(
-        update={"min_window_events": min_events})
+    config = model(ks=TestConfig(decision="pvalue", alpha=0.01)).model_copy(update=settings)
     profile = build_profile("m", COLUMNS, reference.numeric, reference.categorical,
                             rows=20_000, metadata={})
     layout = Layout(COLUMNS, profile)
@@ -156,8 +163,16 @@ def test_a_window_too_small_gets_no_threshold_decision(
     x = Evaluator(config, layout).evaluate("w", pane).column("x")
 
     assert x.statistics["psi"] > 1.0 and x.statistics["js_distance"] > 0.3
-    assert x.drift["ks"]
-    assert x.drift["psi"] is thresholds_decide and x.drift["js"] is thresholds_decide
+    assert x.drift["ks"] and x.outcome("ks") == "drift"
+    assert x.undecided == undecided
+    for test in ("psi", "js"):
+        assert x.outcome(test) == ("undecided" if test in undecided else "drift")
+    if not settings:
+        present = float(np.isfinite(reference.numeric["x"]).sum())
+        assert x.min_events["psi"] == psi_min_events(0.2, dof=9, alpha=0.01 / 9,
+                                                     n_ref=present) < 147
+        assert 147 < x.min_events["js"] == js_min_events(0.1, dof=9, alpha=0.01 / 9,
+                                                         n_ref=present)
 
 
 def test_a_metric_left_out_of_the_tolerance_list_is_reported_not_judged() -> None:

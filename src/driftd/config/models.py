@@ -229,12 +229,18 @@ class ModelConfig(_Frozen):
         description="Non-finite numbers count as missing values (default) or make the "
         "event invalid (reason non_finite).",
     )
+    false_alarm_rate: float | None = Field(
+        default=0.01, gt=0, lt=1,
+        description="Chance that a window drawn from the reference's own population "
+        "makes any threshold test of any column flag drift. A threshold test decides "
+        "only in windows large enough for that (its events needed, from the statistic's "
+        "null distribution at this rate split over the model's threshold tests); "
+        "smaller windows leave it undecided. null: thresholds decide at any size.")
     min_window_events: int = Field(
-        default=1000, ge=0,
-        description="Threshold decisions (drift when a statistic exceeds its threshold) "
-        "need a window of at least this many events: PSI and JS of a small sample are "
-        "mostly noise. Smaller windows are still evaluated and exported; p-value "
-        "decisions are calibrated for any size and always apply. 0 turns this off.")
+        default=0, ge=0,
+        description="Threshold decisions also need a window of at least this many events "
+        "(on top of false_alarm_rate's rule); smaller windows leave them undecided. "
+        "p-value decisions are calibrated for any size and always apply.")
     performance: PerformanceConfig | None = None
     alerts: ModelAlertsConfig = ModelAlertsConfig()
 

@@ -2,7 +2,10 @@
 
 Everything here works on pane aggregates, so its cost is O(grid x columns) whatever
 the window's length. Decisions follow each test's config: a threshold on the
-statistic, or a p-value corrected (Bonferroni or Holm) across the model's columns.
+statistic, or a p-value corrected (Bonferroni or Holm) across the model's columns. A
+threshold decides only in a window large enough for it (:mod:`driftd.stats.sample_size`
+at the model's ``false_alarm_rate``, split over its threshold tests); in a smaller one
+the test is undecided, which is not "no drift".
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from driftd.stats.missing import missing_ratio, two_proportion_pvalue
 from driftd.stats.multiple import adjusted_pvalues
 from driftd.stats.prepared import CategoricalReference, NumericReference
 from driftd.stats.psi import bootstrap_pvalue, psi_null_distribution
+from driftd.stats.sample_size import (
+    chi2_min_events,
+    js_min_events,
+    ks_min_events,
+    missing_min_events,
+    psi_min_events,
+    wasserstein_min_events,
+)
 from driftd.windows.panes import Pane
 
 # Which statistic each test decides on, by threshold and by p-value.
@@ -53,13 +64,10 @@ class _Reference:
 class Evaluator:
     """Computes a ``WindowResult`` from a window's pane aggregate; owns its caches."""
 
-    def __init__(self, model: ModelConfig, layout: Layout, *, seed: int = 0,
-                 min_events: int | None = None) -> None:
-        """``min_events``: windows with fewer events get no threshold decision (default
-        the model's ``min_window_events``; ``driftd check`` passes 0)."""
+    def __init__(self, model: ModelConfig, layout: Layout, *, seed: int = 0) -> None:
         self.model, self.layout = model, layout
-        self._min_events = model.min_window_events if min_events is None else min_events
         self._references = [_Reference(slots) for slots in layout.columns]
+        self._needed = [self._events_needed(ref) for ref in self._references]
         self._ks_pvalue = KSPValue()
         self._nulls: dict[tuple[str, int], npt.NDArray[np.float64]] = {}
         self._seed = seed
@@ -84,12 +92,71 @@ class Evaluator:
         statistics = [attempts.run(ref.slots.column.name,
                                    partial(self._column_statistics, ref, pane), dict[str, float]())
                       for ref in self._references]
-        drift = self._decide(statistics, thresholds=pane.events >= self._min_events)
+        decidable = [{test: (total if test == "missing" else present) >= size
+                      for test, size in needed.items()}
+                     for (present, total), needed in zip(self._sizes(pane), self._needed,
+                                                         strict=True)]
+        drift = self._decide(statistics, decidable)
         return tuple(
             ColumnResult(ref.slots.column.name, ref.slots.column.kind, ref.slots.column.role,
-                         stats, flags)
-            for ref, stats, flags in zip(self._references, statistics, drift, strict=True)
+                         stats, flags, _undecided(stats, can), needed)
+            for ref, stats, flags, can, needed in zip(
+                self._references, statistics, drift, decidable, self._needed, strict=True)
         )
+
+    def _sizes(self, pane: Pane) -> list[tuple[int, int]]:
+        """Per column: (values present, events) of the window."""
+        sizes = []
+        for ref in self._references:
+            slots = ref.slots
+            if isinstance(slots, NumericSlots):
+                missing = int(pane.counts[slots.missing])
+                present = int(pane.counts[slots.buckets].sum())
+            else:
+                current = pane.counts[slots.offset:slots.offset + slots.size]
+                missing = int(current[-1])
+                present = int(current.sum()) - missing
+            sizes.append((present, present + missing))
+        return sizes
+
+    def _events_needed(self, ref: _Reference) -> dict[str, float]:
+        """Per threshold test of the column: the window size it needs to decide."""
+        floor = float(self.model.min_window_events)
+        needed: dict[str, float] = {}
+        for test in self.decided_tests(ref.slots.column):
+            config = self.model.test_for(ref.slots.column, test)
+            if config.decision == "threshold" and config.threshold is not None:
+                needed[test] = max(floor, self._null_size(ref, test, config.threshold))
+        return needed
+
+    def _null_size(self, ref: _Reference, test: str, threshold: float) -> float:
+        rate = self.model.false_alarm_rate
+        if rate is None:
+            return 0.0
+        alpha = rate / max(self._threshold_tests, 1)
+        prepared, profile = ref.prepared, ref.slots.profile
+        n_ref = float(prepared.bin_counts.sum())
+        if test == "missing":
+            share = profile.missing / profile.total if profile.total else 0.0
+            return missing_min_events(threshold, share=share, alpha=alpha,
+                                      n_ref=max(profile.total, 1))
+        if test == "psi":
+            return psi_min_events(threshold, dof=prepared.dof, alpha=alpha, n_ref=n_ref)
+        if test == "js":
+            return js_min_events(threshold, dof=prepared.dof, alpha=alpha, n_ref=n_ref)
+        if test == "chi2":
+            return chi2_min_events(threshold, dof=prepared.dof, alpha=alpha)
+        assert isinstance(prepared, NumericReference)
+        if test == "ks":
+            return ks_min_events(threshold, alpha=alpha, n_ref=n_ref)
+        return wasserstein_min_events(threshold, spread=prepared.spread, alpha=alpha,
+                                      n_ref=n_ref)
+
+    @cached_property
+    def _threshold_tests(self) -> int:
+        """How many (column, test) pairs of the model decide by threshold."""
+        return sum(self.model.test_for(ref.slots.column, test).decision == "threshold"
+                   for ref in self._references for test in self.decided_tests(ref.slots.column))
 
     def _column_statistics(self, ref: _Reference, pane: Pane) -> dict[str, float]:
         slots, prepared = ref.slots, ref.prepared
@@ -146,32 +213,22 @@ class Evaluator:
         return bootstrap_pvalue(value, null)
 
     def decided_tests(self, column: ColumnConfig) -> list[str]:
-        """The tests that decide drift for ``column`` (enabled, with a decision rule,
-        applicable to its kind)."""
-        applicable = _NUMERIC_TESTS if column.kind == "numeric" else _CATEGORICAL_TESTS
-        found = []
-        for test in applicable:
-            config = self.model.test_for(column, test)
-            if not config.enabled or config.decision == "none":
-                continue
-            if (config.decision == "pvalue" and test in _PVALUE_STAT) or (
-                    config.decision == "threshold" and config.threshold is not None):
-                found.append(test)
-        return found
+        """The tests that decide drift for ``column``; see :func:`decided_tests`."""
+        return decided_tests(self.model, column)
 
-    def _decide(self, statistics: list[dict[str, float]], *,
-                thresholds: bool) -> list[dict[str, bool]]:
-        """Each column's decisions; ``thresholds=False`` (a window too small for a
-        threshold to mean anything) turns threshold decisions into "no drift"."""
+    def _decide(self, statistics: list[dict[str, float]],
+                decidable: list[dict[str, bool]]) -> list[dict[str, bool]]:
+        """Each column's decisions; a threshold test whose column is not ``decidable``
+        (the window is too small for its threshold to mean anything) gets none."""
         decisions: list[dict[str, bool]] = [{} for _ in statistics]
         for test in ("psi", "ks", "chi2", "js", "wasserstein", "missing"):
             configs = [self.model.test_for(ref.slots.column, test) for ref in self._references]
-            self._decide_test(test, configs, statistics, decisions, thresholds=thresholds)
+            self._decide_test(test, configs, statistics, decisions, decidable)
         return decisions
 
     def _decide_test(
         self, test: str, configs: list[TestConfig], statistics: list[dict[str, float]],
-        decisions: list[dict[str, bool]], *, thresholds: bool,
+        decisions: list[dict[str, bool]], decidable: list[dict[str, bool]],
     ) -> None:
         pvalue_key = _PVALUE_STAT.get(test)
         pvalues = np.array([
@@ -187,8 +244,29 @@ class Evaluator:
                 decisions[i][test] = bool(adjusted[i] <= config.alpha)
             elif config.decision == "threshold" and config.threshold is not None:
                 value = _threshold_value(test, stats)
-                if value is not None:
-                    decisions[i][test] = thresholds and bool(value > config.threshold)
+                if value is not None and decidable[i].get(test, False):
+                    decisions[i][test] = bool(value > config.threshold)
+
+
+def decided_tests(model: ModelConfig, column: ColumnConfig) -> list[str]:
+    """The tests that decide drift for ``column`` of ``model`` (enabled, with a decision
+    rule, applicable to its kind)."""
+    applicable = _NUMERIC_TESTS if column.kind == "numeric" else _CATEGORICAL_TESTS
+    found = []
+    for test in applicable:
+        config = model.test_for(column, test)
+        if not config.enabled or config.decision == "none":
+            continue
+        if (config.decision == "pvalue" and test in _PVALUE_STAT) or (
+                config.decision == "threshold" and config.threshold is not None):
+            found.append(test)
+    return found
+
+
+def _undecided(stats: Mapping[str, float], decidable: Mapping[str, bool]) -> tuple[str, ...]:
+    """The threshold tests with a statistic that the window was too small to decide."""
+    return tuple(test for test, can in decidable.items()
+                 if not can and _threshold_value(test, stats) is not None)
 
 
 def _threshold_value(test: str, stats: Mapping[str, float]) -> float | None:

@@ -41,11 +41,22 @@ class ColumnResult:
     kind: str
     role: str
     statistics: Mapping[str, float]
-    drift: Mapping[str, bool]
+    drift: Mapping[str, bool]  # decided tests only
+    # Threshold tests the window was too small to decide, and per threshold test the
+    # events it needs to decide (infinite when no window can: the reference is too small).
+    undecided: tuple[str, ...] = ()
+    min_events: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def drifted(self) -> bool:
         return any(self.drift.values())
+
+    def outcome(self, test: str) -> str | None:
+        """``"drift"``, ``"ok"`` or ``"undecided"``; None when the test does not decide."""
+        if test in self.undecided:
+            return "undecided"
+        decided = self.drift.get(test)
+        return None if decided is None else ("drift" if decided else "ok")
 
 
 @dataclass(frozen=True, slots=True)

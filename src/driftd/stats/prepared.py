@@ -78,6 +78,7 @@ class _Bins:
         self.floored = np.maximum(self.share, epsilon)
         self.epsilon = epsilon
         self._filled = ref_bins > 0
+        self.dof = int(np.count_nonzero(self._filled)) - 1  # of the null, bins filled
 
     def psi(self, cur_bins: NDArray[np.float64], n: float) -> tuple[float, float]:
         q = np.maximum(cur_bins / n, self.epsilon)
@@ -142,6 +143,18 @@ class NumericReference:
         """Reference counts per PSI bin."""
         return self._bins.counts
 
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of PSI's and JS's null: the reference's filled bins - 1."""
+        return self._bins.dof
+
+    @property
+    def spread(self) -> float:
+        """``integral sqrt(F (1 - F)) dx`` of the reference CDF over the grid, the scale
+        of Wasserstein-1's null (see :func:`driftd.stats.sample_size.wasserstein_min_events`)."""
+        inside = self._cdf[1:-2]
+        return float(np.dot(np.sqrt(inside * (1.0 - inside)), self._widths))
+
     def compare(self, cur_bucket_counts: ArrayLike,
                 cur_tails: tuple[float, float] = (0.0, 0.0)) -> NumericStats:
         """Statistics of a window's bucket counts (and tail sums) against the reference."""
@@ -176,6 +189,11 @@ class CategoricalReference:
     def bin_counts(self) -> NDArray[np.float64]:
         """Reference counts per bin (the categories, other and missing)."""
         return self.counts
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of PSI's, JS's and chi-square's null: filled bins - 1."""
+        return self._bins.dof
 
     def compare(self, cur_counts: ArrayLike) -> CategoricalStats:
         cur, n = _window(cur_counts, self.counts.shape,
