@@ -456,3 +456,24 @@ def test_late_outcomes_and_labels_after_the_horizon_are_join_counters(
     assert values(samples["driftd_outcomes_late_total"]) == {key(model="fraud"): 4.0}
     assert values(samples["driftd_labels_after_horizon_total"]) == {key(model="fraud"): 2.0}
     assert values(samples["driftd_labels_matched_total"]) == {key(model="fraud"): 10.0}
+
+
+def test_an_undecided_threshold_test_is_exported_as_such_not_as_no_drift(
+        board: ResultBoard, scrape: Scrape) -> None:
+    """Given: a window where PSI decided drift and JS was undecided (the window held 300
+    values, JS needs 1,190; the reference is too small for KS ever to decide).
+
+    Expected: driftd_drift_detected has psi only; driftd_drift_undecided is 1 for js and
+    ks, 0 for psi; driftd_drift_decision_min_events carries each size, +Inf for ks."""
+    column = ColumnResult("amount", "numeric", "input", {"psi": 0.4, "js_distance": 0.2,
+                                                          "ks_statistic": 0.3},
+                          {"psi": True}, ("js", "ks"),
+                          {"psi": 140.0, "js": 1190.0, "ks": math.inf})
+    publish(board, fraud_window(column))
+
+    samples = scrape()
+    assert {s.labels["test"]: s.value for s in samples["driftd_drift_detected"]} == {"psi": 1}
+    assert {s.labels["test"]: s.value for s in samples["driftd_drift_undecided"]} == {
+        "psi": 0, "js": 1, "ks": 1}
+    assert {s.labels["test"]: s.value for s in samples["driftd_drift_decision_min_events"]} \
+        == {"psi": 140, "js": 1190, "ks": math.inf}
