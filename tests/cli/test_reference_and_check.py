@@ -138,6 +138,36 @@ sources: [{{type: jsonl, path: "-"}}]
     assert "column 'amount' is categorical in the config but numeric" in capsys.readouterr().err
 
 
+def test_a_profile_of_another_model_is_bad_input_naming_the_expected_columns(
+    profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Steps: a config with models fraud and churn; `check --model churn` against the
+    fraud profile. Expected: exit 2 (not a drift verdict on unrelated columns), naming
+    both models and the columns churn expects; `--model fraud` checks as usual (0)."""
+    config = tmp_path / "driftd.yaml"
+    config.write_text(f"""
+models:
+  - name: fraud
+    reference: {profile}
+    columns: [{{name: amount, kind: numeric}}]
+    windows: [{{name: w, type: count, size: 10, step: 10}}]
+  - name: churn
+    reference: churn.json
+    columns: [{{name: tenure, kind: numeric}}, {{name: plan, kind: categorical}}]
+    windows: [{{name: w, type: count, size: 10, step: 10}}]
+sources: [{{type: jsonl, path: "-"}}]
+""")
+    data = tmp_path / "d.csv"
+    frame(2000, seed=2).to_csv(data, index=False)
+    base = ["check", "--reference", str(profile), "--data", str(data), "--config", str(config)]
+
+    assert main([*base, "--model", "churn"]) == 2
+    error = capsys.readouterr().err
+    assert "the profile is of model 'fraud', not 'churn'" in error
+    assert "expects the columns tenure, plan" in error
+    assert main([*base, "--model", "fraud"]) == 0
+
+
 def test_bad_records_are_reported_and_gate_the_exit_code(
     profile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
