@@ -1,0 +1,190 @@
+"""The one-sided Kolmogorov-Smirnov tail ``P(D_n^+ >= x)``, as ``scipy.special.smirnov``.
+
+scipy sums the Birnbaum-Tingey series ``x sum_j C(n, j) (x + j/n)^(j-1) (1 - x - j/n)^(n-j)``
+term by term in double-double arithmetic: about 1.5 us a term, so 10 ms at ``n = 8333``
+and 1.5 s at ``n = 10**6``. :func:`smirnov_sf` gives the same numbers (within ~1e-9
+relative, and the same subnormal where scipy's result is subnormal) from a few terms:
+
+* ``n <= 1000`` or ``x >= 1/2``: every term, summed directly (vectorized).
+* Otherwise the terms, as a function of a real index ``j``, form one smooth bell of width
+  ``sigma`` in the hundreds or more, negligible (below ``e**-40`` of the peak) at both ends
+  of the range. The sum over integers then equals the integral, and so does the
+  trapezoidal rule with step ``sigma / 1.4`` on a grid through ``j = 0``: both errors
+  fall like ``exp(-2 pi^2 sigma^2 / step^2)``, below 1e-16 here. The peak and ``sigma``
+  come from Newton's method on the log of a term; about 15 terms are evaluated.
+* Far tail, where the result is below ~``1e-290``: scipy rounds every term to the
+  subnormal grid before adding them up, so the terms that matter there are summed the
+  same way, one by one, over the index range the grid shows them in.
+* ``n > 10**6``: scipy's own closed form ``exp(-(6 n x + 1)^2 / (18 n))``.
+
+Everything is a pure function of ``(n, x)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import gammaln
+
+__all__ = ["MIN_LOG", "smirnov_sf"]
+
+# Where -2 n x^2 < MIN_LOG scipy returns 0: exp of it is below half the smallest double.
+MIN_LOG = -1075 * math.log(2.0)
+_DIRECT_MAX_N = 1000
+_ASYMPTOTIC_MIN_N = 1_000_001
+# Log of the tail below which scipy's rounding of each term to a subnormal shows.
+_ROUNDED_LOG = -667.0
+# Terms below exp(_TERM_FLOOR) are zero in scipy's sum (with a margin).
+_TERM_FLOOR = MIN_LOG - 9.0
+# Trapezoid step in units of the bell's width, and where the grid stops (log of a term
+# relative to the peak).
+_STEP = 1.0 / 1.4
+_CUTOFF = -40.0
+# Below this sqrt(n) x the bell is wide and the grid is finer (measured: 5e-8 relative
+# at sqrt(n) x = 3 with the coarse step, 2e-9 from 3.5 on).
+_NARROW_LAMBDA = 3.5
+_NEWTON_STEPS = 30
+
+
+def _direct(n: float, x: float, first: float = 0.0, stop: float | None = None) -> float:
+    """``x`` times the sum of terms ``first..stop`` (default all), each rounded to a double."""
+    last = n - math.floor(n * x) - 1.0
+    j = np.arange(first, (last if stop is None else min(stop, last)) + 1.0)
+    log_terms = (gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
+                 + (j - 1.0) * np.log(x + j / n) + (n - j) * np.log((n - j - n * x) / n))
+    return float(x * np.exp(log_terms).sum())
+
+
+def _digamma(z: float) -> float:
+    """Asymptotic series, accurate to ~1e-10 for ``z >= 5`` (enough to find a peak)."""
+    r = 1.0 / (z * z)
+    return math.log(z) - 0.5 / z - r * (1.0 / 12 - r * (1.0 / 120 - r / 252))
+
+
+def _trigamma(z: float) -> float:
+    r = 1.0 / z
+    r2 = r * r
+    return r + 0.5 * r2 + r * r2 * (1.0 / 6 - r2 * (1.0 / 30 - r2 / 42))
+
+
+class _Terms:
+    """The log of the series' term ``j`` as a smooth function of a real ``j``."""
+
+    def __init__(self, n: float, x: float) -> None:
+        self.n, self.x = n, x
+        self.a, self.b = n * x, n - n * x  # n (x + j/n) = a + j, n (1 - x - j/n) = b - j
+        self.last = n - math.floor(n * x) - 1.0
+        self._log_n, self._lgamma_n = math.log(n), math.lgamma(n + 1.0)
+
+    def __call__(self, j: float) -> float:
+        n = self.n
+        return (self._lgamma_n - math.lgamma(j + 1.0) - math.lgamma(n - j + 1.0)
+                + (j - 1.0) * (math.log(self.a + j) - self._log_n)
+                + (n - j) * (math.log(self.b - j) - self._log_n))
+
+    def peak(self) -> tuple[float, float]:
+        """``(j, sigma)``: the maximum by Newton's method, and ``1/sqrt(-g'')`` there."""
+        n, a, last = self.n, self.a, self.last
+        j, curvature = 0.45 * last, -1.0
+        for _ in range(_NEWTON_STEPS):
+            big, small = a + j, self.b - j
+            slope = (_digamma(n - j + 1.0) - _digamma(j + 1.0) + math.log(big / small)
+                     + (j - 1.0) / big - (n - j) / small)
+            curvature = (-_trigamma(n - j + 1.0) - _trigamma(j + 1.0) + 1.0 / big
+                         + 1.0 / small + (a + 1.0) / (big * big) - a / (small * small))
+            nxt = j - slope / curvature
+            nxt = min(max(nxt, (j + 4.0) / 2.0), (j + last - 4.0) / 2.0)
+            done = abs(nxt - j) * math.sqrt(-curvature) < 1e-3
+            j = nxt
+            if done:
+                break
+        return j, 1.0 / math.sqrt(-curvature)
+
+
+def _trapezoid(n: float, x: float) -> float:
+    """The tail from the trapezoidal rule on a grid through ``j = 0`` (see the module)."""
+    terms = _Terms(n, x)
+    centre, sigma = terms.peak()
+    lam = math.sqrt(n) * x
+    if lam >= _NARROW_LAMBDA:
+        step = sigma * _STEP
+    else:  # a wide bell reaching the steep end of the range: a finer grid through both ends
+        step = terms.last / math.ceil(10.0 * lam + 23.0)
+    k_centre = round(centre / step)
+    top = terms(k_centre * step)
+    total, lowest, highest = 1.0, k_centre, k_centre
+    for direction in (-1, 1):
+        k = k_centre + direction
+        while 0 <= k and k * step <= terms.last:
+            value = terms(k * step) - top
+            total += math.exp(value) * (0.5 if k == 0 or k * step == terms.last else 1.0)
+            lowest, highest = min(lowest, k), max(highest, k)
+            if value < _CUTOFF:
+                break
+            k += direction
+    log_tail = math.log(x * step * total) + top
+    if log_tail >= _ROUNDED_LOG:
+        return math.exp(log_tail)
+    return _rounded(terms, step, lowest, highest, top)
+
+
+def _rounded(terms: _Terms, step: float, lowest: int, highest: int, top: float) -> float:
+    """The far tail as scipy sums it: each term above the subnormal floor, rounded."""
+    if top < _TERM_FLOOR:
+        return 0.0
+    # The bell is above the floor between two grid points below it on either side.
+    k_low = k_high = round((lowest + highest) / 2)
+    while k_low > lowest and terms(k_low * step) >= _TERM_FLOOR:
+        k_low -= 1
+    while k_high < highest and terms(k_high * step) >= _TERM_FLOOR:
+        k_high += 1
+    return _direct(terms.n, terms.x, float(math.floor(k_low * step)),
+                   float(math.ceil(k_high * step)))
+
+
+def _asymptotic(n: float, x: float) -> float:
+    """scipy's approximation for ``n > 10**6``: ``exp(-(6 n x + 1)^2 / 18 / n)``."""
+    log_p = -((6.0 * n * x + 1.0) ** 2) / 18.0 / n
+    # scipy: sf = exp(log_p) when that is below 1/2, else sf = 1 - (-expm1(log_p)).
+    return math.exp(log_p) if log_p < -math.log(2.0) else 1.0 - -math.expm1(log_p)
+
+
+def smirnov_sf(n: int, x: float) -> float:
+    """``P(D_n^+ >= x)`` for ``1 < n x < n - 1``, as ``scipy.special.smirnov`` computes it.
+
+    Within 1e-8 relative of scipy (about 1e-9 measured up to ``n = 10**6``), the same
+    subnormal where scipy's result is one, and 0 where ``-2 n x^2 < ln(2**-1075)``,
+    where scipy returns 0. The ends ``n x <= 1`` and ``n x >= n - 1`` have closed forms
+    that the caller owns.
+
+    Parameters
+    ----------
+    n : int
+        Sample size, ``>= 3``.
+    x : float
+        Statistic with ``1 < n x < n - 1``.
+
+    Returns
+    -------
+    float
+        The tail probability, in [0, 1].
+
+    Examples
+    --------
+    >>> from scipy.special import smirnov
+    >>> bool(abs(smirnov_sf(8333, 0.05) / smirnov(8333, 0.05) - 1) < 1e-9)
+    True
+    >>> smirnov_sf(8333, 0.3)  # scipy: 0.0 (below half the smallest double)
+    0.0
+    """
+    nf = float(n)
+    if -2.0 * nf * x * x < MIN_LOG:
+        return 0.0
+    if nf >= _ASYMPTOTIC_MIN_N:
+        value = _asymptotic(nf, x)
+    elif nf <= _DIRECT_MAX_N or x >= 0.5:
+        value = _direct(nf, x)
+    else:
+        value = _trapezoid(nf, x)
+    return min(1.0, max(0.0, value))
