@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from scipy.stats import norm
 from sklearn.metrics import (
@@ -29,7 +30,12 @@ from sklearn.metrics import (
 
 from driftd.cli import main
 from driftd.config import PerformanceConfig
+from driftd.events import ModelBatch
+from driftd.monitor.performance import PerformanceSlots
+from driftd.monitor.results import Published, ResultBoard, WindowResult
 from driftd.reference.profile import load_profile
+from driftd.sinks.prometheus import DriftdCollector, build_registry, render
+from driftd.telemetry import Telemetry
 from monitor.multiclass_files import CLASSES, START, record, write_config, write_jsonl
 
 TOLERANCE = 1e-12
@@ -187,14 +193,15 @@ def test_check_of_a_labelled_file_equals_sklearn(
     assert code == 1
 
 
-def test_the_daemon_gives_every_window_the_sklearn_metrics(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_daemon_gives_every_window_the_sklearn_metrics(tmp_path: Path) -> None:
     """Steps: predictions every 2 s over three 10-minute windows (300 each) in one JSONL
     file, the scores only; their outcomes 30 s later in another; the third window never
-    has class c (score 0, never a label); `driftd backtest --format json`.
+    has class c (score 0, never a label); `driftd run --exit-when-drained
+    --dump-results`.
 
-    Expected: in each window's last revision (matured), every metric equals sklearn's on
-    that window's usable pairs; in the third, macro scores average classes a and b only
+    Expected: all 900 outcomes join, the 3 whose label is no class are counted as such;
+    in each window's last revision (matured), every metric equals sklearn's on that
+    window's usable pairs; in the third, macro scores average classes a and b only
     (sklearn's labels=None), per-class scores of c are 0 and its confusion row and
     column are 0.
     """
@@ -210,11 +217,15 @@ def test_the_daemon_gives_every_window_the_sklearn_metrics(
             outcomes.append({"model": "m", "id": f"p{300 * w + i}", "ts": ts + 30, "label": y})
     write_jsonl(tmp_path / "predictions.jsonl", predictions)
     write_jsonl(tmp_path / "outcomes.jsonl", outcomes)
-    capsys.readouterr()
 
-    assert main(["backtest", "--config", str(config), "--format", "json"]) == 0
+    dump = tmp_path / "dump.json"
+    assert main(["run", "--config", str(config), "--exit-when-drained",
+                 "--dump-results", str(dump)]) == 0
 
-    history = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    results = json.loads(dump.read_text())
+    assert results["join"]["labels_matched/m"] == 900
+    assert results["join"]["outcomes_unknown_class/m"] == 3
+    history = results["history"]
     last = {r["start"]: r for r in sorted(history, key=lambda r: r["revision"])}
     assert sorted(last) == [START, START + 600, START + 1200]
     for w, (scores, labels) in enumerate(windows):
@@ -251,3 +262,46 @@ def test_classes_read_as_labels_are_read() -> None:
     assert config.classes == ("0", "1", "2")
     with pytest.raises(ValidationError, match="prediction: required for task 'binary'"):
         PerformanceConfig.model_validate({"task": "binary", "label": "y"})
+
+
+def test_per_class_scores_and_confusion_cells_are_prometheus_series() -> None:
+    """Steps: six labelled events of classes a, b, c summed into a pane vector, the
+    window evaluated and published, the collector scraped.
+
+    Expected: driftd_performance has accuracy 4/6 and the macro and weighted scores;
+    driftd_performance_class has precision, recall and F1 of each class under a class
+    label; driftd_confusion_events has one series per (true, predicted) cell with its
+    count, nine in all.
+    """
+    config = PerformanceConfig(task="multiclass", label="y", classes=CLASSES,
+                               scores=tuple(f"p_{c}" for c in CLASSES))
+    slots = PerformanceSlots(config, 0)
+    scores = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7],
+                       [0.6, 0.3, 0.1], [0.3, 0.3, 0.4], [0.1, 0.8, 0.1]])
+    labels: list[str | None] = ["a", "b", "c", "b", "a", "b"]
+    batch = ModelBatch("m", np.zeros(6), list(range(6)),
+                       {f"p_{c}": scores[:, i] for i, c in enumerate(CLASSES)}, {"y": labels})
+    performance = slots.evaluate(slots.labelled_totals(batch))
+    board = ResultBoard()
+    board.publish(Published(5000.0, (WindowResult("m", "", "ref", "10m", 6, 0.0, 600.0, (),
+                                                  performance=performance),)))
+    body, _ = render(build_registry(DriftdCollector(board, Telemetry(), references={},
+                                                    build={})))
+    samples = {family.name: family.samples
+               for family in text_string_to_metric_families(body.decode())}
+
+    headline = {s.labels["metric"]: s.value for s in samples["driftd_performance"]}
+    assert headline["accuracy"] == pytest.approx(4 / 6, abs=TOLERANCE)
+    y_true, y_pred = [0, 1, 2, 1, 0, 1], scores.argmax(axis=1)
+    assert headline["weighted_f1"] == pytest.approx(
+        f1_score(y_true, y_pred, average="weighted"), abs=TOLERANCE)
+    per_class = {(s.labels["metric"], s.labels["class"]): s.value
+                 for s in samples["driftd_performance_class"]}
+    assert per_class[("recall", "b")] == pytest.approx(2 / 3, abs=TOLERANCE)
+    assert per_class[("precision", "c")] == pytest.approx(0.5, abs=TOLERANCE)
+    assert len(per_class) == 9
+    cells = {(s.labels["true_class"], s.labels["predicted_class"]): s.value
+             for s in samples["driftd_confusion_events"]}
+    assert len(cells) == 9
+    assert {cell: count for cell, count in cells.items() if count} == {
+        ("a", "a"): 1.0, ("a", "c"): 1.0, ("b", "a"): 1.0, ("b", "b"): 2.0, ("c", "c"): 1.0}

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,8 @@ def render_text(check: CheckResult) -> str:
                             if math.isfinite(low) and math.isfinite(high) else "")
                 extra = (f"  baseline {perf.baseline[name]:.4f}, decay {decay.decay:+.4f}"
                          f"{interval}{'  DECAYED' if decay.significant else ''}")
-            lines.append(f"  {name:<10}{_cell(value)}{extra}")
+            lines.append(f"  {name:<16}{_cell(value)}{extra}")
+        lines += _per_class_lines(perf.per_class)
     drifted_columns = [c.column for c in result.columns if c.drifted]
     verdict = (f"DRIFT in {len(drifted_columns)} column(s): {', '.join(drifted_columns)}"
                if drifted_columns else "no drift detected")
@@ -123,6 +125,17 @@ def render_text(check: CheckResult) -> str:
     if decayed:
         verdict += f"\nPERFORMANCE DECAY beyond tolerance: {', '.join(decayed)}"
     return "\n".join([*lines, "", verdict])
+
+
+def _per_class_lines(per_class: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """Multiclass: a row per class with its precision, recall and F1."""
+    if not per_class:
+        return []
+    metrics = list(per_class)
+    lines = ["  " + f"{'class':<16}" + "".join(f"{m:>10}" for m in metrics)]
+    for name in per_class[metrics[0]]:
+        lines.append(f"  {name[:15]:<16}" + "".join(_cell(per_class[m][name]) for m in metrics))
+    return lines
 
 
 def _cell(value: float | None) -> str:

@@ -101,6 +101,15 @@ def outcome_values(config: PerformanceConfig, batch: ModelBatch) -> FloatArray:
     return batch.numeric[config.label]
 
 
+def unknown_classes(config: PerformanceConfig, batch: ModelBatch) -> npt.NDArray[np.bool_]:
+    """Which events carry a label that is none of a multiclass model's classes."""
+    if config.task != "multiclass":
+        return np.zeros(len(batch), dtype=np.bool_)
+    classes = set(config.classes)
+    return np.array([v is not None and v not in classes
+                     for v in batch.categorical[config.label]], dtype=np.bool_)
+
+
 class PerformanceSlots:
     """Where a model's performance sums sit in the pane's float vector. The baseline is
     the config's, else the one measured on the reference data (``fallback_baseline``)."""

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from driftd.config import ModelConfig, PerformanceConfig
 from driftd.events import ModelBatch
 from driftd.monitor.monitor import Monitor
-from driftd.monitor.performance import outcome_values, prediction_values
+from driftd.monitor.performance import outcome_values, prediction_values, unknown_classes
 from driftd.service.checkpoint import CheckpointStore
 from driftd.telemetry import Telemetry
 
@@ -84,6 +84,9 @@ class LabelJoin:
                 self._telemetry.count_join("outcomes_late", model, int((~mask).sum()))
             rows, ids = self._with_ids(model, batch, "outcomes_without_id", mask)
             actual, ts = outcome_values(join.config, batch)[rows], batch.timestamps[rows]
+            unknown = unknown_classes(join.config, batch)[rows].sum()
+            if unknown:
+                self._telemetry.count_join("outcomes_unknown_class", model, int(unknown))
             found = join.pending.match(model, ids)
             if len(found.index):
                 self._joined(model, join.config, found.ts, found.value, actual[found.index],

@@ -224,6 +224,9 @@ JOIN_COUNTERS = {
                                    "id, so no outcome can join them (events)."),
         ("outcomes_without_id", "Outcomes that carry no id, so they cannot be joined "
                                 "(events)."),
+        ("outcomes_unknown_class", "Outcomes of a multiclass model whose label is none of "
+                                   "its classes: joined but not counted in performance "
+                                   "(events)."),
         ("outcomes_late", "Outcomes older than their partition's newest event time minus the "
                           "allowed lateness: not joined, so matured windows do not depend on "
                           "arrival order (events)."),
