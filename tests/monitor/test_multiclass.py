@@ -29,11 +29,12 @@ from sklearn.metrics import (
 )
 
 from driftd.cli import main
-from driftd.config import PerformanceConfig
+from driftd.config import PerformanceConfig, parse_config
 from driftd.events import ModelBatch
 from driftd.monitor.performance import PerformanceSlots
 from driftd.monitor.results import Published, ResultBoard, WindowResult
 from driftd.reference.profile import load_profile
+from driftd.rules import rule_groups
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
 from driftd.telemetry import Telemetry
 from monitor.multiclass_files import CLASSES, START, record, write_config, write_jsonl
@@ -305,3 +306,32 @@ def test_per_class_scores_and_confusion_cells_are_prometheus_series() -> None:
     assert len(cells) == 9
     assert {cell: count for cell, count in cells.items() if count} == {
         ("a", "a"): 1.0, ("a", "c"): 1.0, ("b", "a"): 1.0, ("b", "b"): 2.0, ("c", "c"): 1.0}
+
+
+def test_the_estimated_decay_alert_of_a_multiclass_model_reads_accuracy_and_macro_f1() -> None:
+    """A multiclass model with a macro_f1 tolerance of 0.04 and an estimated-decay
+    tolerance of 0.05: the generated DriftdEstimatedAccuracyDecay compares the estimated
+    accuracy (0.05) and macro F1 (0.04) with their baselines (binary only before)."""
+    columns = [{"name": f"p_{c}", "kind": "numeric", "role": "prediction"} for c in CLASSES]
+    config = parse_config({
+        "models": [{"name": "m", "reference": "m.json",
+                    "columns": [*columns, {"name": "y", "kind": "categorical",
+                                           "role": "label"}],
+                    "windows": [{"name": "10m", "type": "count", "size": 100, "step": 100}],
+                    "performance": {"task": "multiclass", "label": "y",
+                                    "classes": list(CLASSES),
+                                    "scores": [f"p_{c}" for c in CLASSES],
+                                    "tolerance": {"macro_f1": 0.04}}}],
+        "sources": [{"type": "jsonl", "path": "-"}],
+        "alerts": {"estimated_decay_tolerance": 0.05}}, source="<test>", environ={})
+
+    rules = [rule for group in rule_groups(config) for rule in group["rules"]
+             if rule.get("alert") == "DriftdEstimatedAccuracyDecay"]
+
+    def part(metric: str, tolerance: float) -> str:
+        labels = f'model="m",stage="latest",metric="{metric}"'
+        return (f"(driftd_performance_baseline{{{labels}}} - "
+                f"driftd_performance_estimated{{{labels}}}) > {tolerance}")
+
+    assert [rule["expr"] for rule in rules] == [
+        f"{part('accuracy', 0.05)} or {part('macro_f1', 0.04)}"]
