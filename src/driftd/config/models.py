@@ -172,6 +172,11 @@ class PerformanceConfig(_Frozen):
     baseline: dict[str, float] = Field(default_factory=dict)
     tolerance: dict[str, float] = Field(default_factory=dict)
     confidence: float = Field(default=0.95, gt=0, lt=1)
+    estimate_tolerance: float = Field(
+        default=0.02, ge=0, le=1,
+        description="The label-free estimate is flagged unreliable (a start-up warning, "
+        "driftd_performance_estimate_unreliable) when, on the labelled reference, it misses "
+        "the realized accuracy, precision, recall or F1 by more than this (a ratio)")
 
     @model_validator(mode="after")
     def _task_has_its_fields(self) -> PerformanceConfig:

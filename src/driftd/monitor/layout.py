@@ -117,7 +117,9 @@ class Layout:
                 raise ProfileError(_mismatch(column, spec, profile))
             offset += slots[-1].size
         self.columns: tuple[ColumnSlots, ...] = tuple(slots)
-        self.performance = (PerformanceSlots(performance, tail, profile.performance)
+        calibration = profile.calibration.active if profile.calibration else None
+        self.performance = (PerformanceSlots(performance, tail, profile.performance,
+                                             calibration=calibration)
                             if performance is not None else None)
         self.size = offset
         self.tail_size = tail + (self.performance.size if self.performance else 0)

@@ -29,6 +29,7 @@ from driftd.monitor.multiclass import (
     predicted_classes,
     score_matrix,
 )
+from driftd.stats.calibration import Calibration
 from driftd.stats.decay import DecayResult, accuracy_decay, mean_decay, rmse_decay
 from driftd.stats.estimate import N_EXPECTED_AGGREGATES, expected_classification
 from driftd.stats.performance import (
@@ -115,8 +116,12 @@ class PerformanceSlots:
     the config's, else the one measured on the reference data (``fallback_baseline``)."""
 
     def __init__(self, config: PerformanceConfig, offset: int,
-                 fallback_baseline: Mapping[str, float] | None = None) -> None:
+                 fallback_baseline: Mapping[str, float] | None = None, *,
+                 calibration: Calibration | None = None) -> None:
         self.config, self.offset = config, offset
+        # The reference's score calibration, for the label-free estimate (binary: one
+        # curve; multiclass: one per class); None estimates from the raw scores.
+        self.calibration = calibration
         self.baseline = dict(config.baseline or fallback_baseline or {})
         self.binary = config.task == "binary"
         self.multiclass = (MulticlassSums(config, 3) if config.task == "multiclass"
@@ -152,8 +157,11 @@ class PerformanceSlots:
         rows[:, 0] = present
         if self.binary:
             p = np.where(present, scores, 0.0)
+            # The model decided on its raw score; the estimate reads the calibrated one.
             positive = (p >= self.config.threshold) & present
             negative = ~positive & present
+            if self.calibration is not None and not self.calibration.multiclass:
+                p = self.calibration.apply(p)
             e = self._expected
             rows[:, e + 2] = np.where(positive, p, 0.0)  # expected tp
             rows[:, e + 3] = np.where(positive, 1.0 - p, 0.0)  # expected fp

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from driftd.reference.calibration import ReferenceCalibration
+
 FORMAT = "driftd-profile/1"
 OTHER = "__other__"
 
@@ -94,6 +96,7 @@ class Profile:
     metadata: Mapping[str, Any]
     version: str
     performance: Mapping[str, float] = field(default_factory=dict)  # baseline, if labelled
+    calibration: ReferenceCalibration | None = None  # of the scores, if labelled
 
     def content(self) -> dict[str, Any]:
         content = {
@@ -102,6 +105,8 @@ class Profile:
         }
         if self.performance:  # only labelled references carry it (older versions unchanged)
             content["performance"] = dict(self.performance)
+        if self.calibration is not None:  # likewise
+            content["calibration"] = self.calibration.to_json()
         return content
 
     def to_json(self) -> dict[str, Any]:
@@ -123,12 +128,14 @@ def content_version(content: Mapping[str, Any]) -> str:
 def make_profile(
     model: str, rows: int, columns: Mapping[str, ColumnProfile], metadata: Mapping[str, Any],
     performance: Mapping[str, float] | None = None,
+    calibration: ReferenceCalibration | None = None,
 ) -> Profile:
     """Assemble a profile and stamp its content version."""
     perf = {k: float(v) for k, v in (performance or {}).items() if math.isfinite(v)}
-    draft = Profile(model, rows, dict(columns), dict(metadata), version="", performance=perf)
+    draft = Profile(model, rows, dict(columns), dict(metadata), version="", performance=perf,
+                    calibration=calibration)
     return Profile(model, rows, dict(columns), dict(metadata),
-                   content_version(draft.content()), perf)
+                   content_version(draft.content()), perf, calibration)
 
 
 def load_profile(path: Path) -> Profile:
@@ -166,8 +173,10 @@ def profile_from_json(raw: Any) -> Profile:
     if not isinstance(performance, dict) or not all(
             isinstance(v, int | float) for v in performance.values()):
         raise TypeError("performance must be an object of numbers")
+    calibration = (ReferenceCalibration.from_json(raw["calibration"])
+                   if raw.get("calibration") is not None else None)
     profile = make_profile(str(raw["model"]), int(raw["rows"]), columns,
-                           raw.get("metadata") or {}, performance)
+                           raw.get("metadata") or {}, performance, calibration)
     if raw.get("version") != profile.version:
         raise ValueError(
             f"content does not match its version {raw.get('version')!r} "

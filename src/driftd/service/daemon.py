@@ -31,6 +31,7 @@ from driftd import __version__
 from driftd.config import Config
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
+from driftd.reference.calibration import EstimateReliability, estimate_reliability
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import Checkpoint, CheckpointStore
 from driftd.service.health import Health
@@ -126,7 +127,8 @@ class Daemon:
                       for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}
         registry = build_registry(DriftdCollector(self.board, self.telemetry,
-                                                  references=references, build=build))
+                                                  references=references, build=build,
+                                                  estimates=_estimates(config, profiles)))
         self.http = HttpServer(config.http.host, config.http.port,
                                metrics=functools.partial(render, registry), health=self.health,
                                limits=HttpLimits(
@@ -403,3 +405,21 @@ def _overrun(grace: float) -> None:
     logger.error("shutdown took longer than shutdown_grace_seconds (%.0f s): exiting now", grace)
     logging.shutdown()
     os._exit(1)
+
+
+def _estimates(config: Config, profiles: Mapping[str, Profile]) -> list[EstimateReliability]:
+    """How each model's label-free estimate did on its labelled reference; a warning for
+    each one that missed by more than its tolerance."""
+    found = []
+    for model in config.models:
+        profile = profiles.get(model.name)
+        estimate = estimate_reliability(model.name, profile.calibration if profile else None,
+                                        model.performance)
+        if estimate is None:
+            continue
+        if estimate.unreliable:
+            logger.warning("model %s: %s; driftd_performance_estimated may be off by as much "
+                           "(label more reference data, or check the model's scores)",
+                           model.name, estimate.describe())
+        found.append(estimate)
+    return found

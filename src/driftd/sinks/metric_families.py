@@ -256,11 +256,30 @@ REFERENCE_INFO = FamilySpec(
 BUILD_INFO = FamilySpec(
     "driftd_build_info", "gauge", "Always 1; the labels describe the running driftd build.",
 )
+# Of a model's labelled reference, measured at `reference build` (static per profile).
+ESTIMATE_REFERENCE_ERROR = FamilySpec(
+    "driftd_performance_estimate_reference_error", "gauge",
+    "How far the label-free estimate of the metric was from its realized value on the "
+    "labelled reference, |estimate - realized|, with the calibration cross-fitted (ratio, "
+    "0 to 1).", ("model", "metric"),
+)
+ESTIMATE_UNRELIABLE = FamilySpec(
+    "driftd_performance_estimate_unreliable", "gauge",
+    "1 when the label-free estimate missed a realized metric on the labelled reference by "
+    "more than performance.estimate_tolerance, else 0.", ("model",),
+)
+CALIBRATION_ERROR = FamilySpec(
+    "driftd_reference_calibration_error", "gauge",
+    "Expected calibration error of the model's scores on the labelled reference, 10 "
+    "equal-width bins: scores=raw as the model emits them, scores=calibrated after "
+    "driftd's calibration, cross-fitted (ratio, 0 to 1).", ("model", "scores"),
+)
 
 FAMILIES: tuple[FamilySpec, ...] = (
     *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
     MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
-    CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, PERFORMANCE,
+    CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, ESTIMATE_REFERENCE_ERROR,
+    ESTIMATE_UNRELIABLE, CALIBRATION_ERROR, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,
     PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, PERFORMANCE_CLASS, CONFUSION,
     LABEL_COVERAGE,

@@ -17,13 +17,17 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 
 from driftd.monitor.performance import PerformanceResult
 from driftd.monitor.results import ColumnResult, Published, ResultBoard, WindowResult
+from driftd.reference.calibration import EstimateReliability
 from driftd.sinks.metric_families import (
     BUILD_INFO,
+    CALIBRATION_ERROR,
     CHECKPOINT,
     CONFUSION,
     CONSUMER_LAG,
     DEAD_LETTERS,
     DRIFT_DETECTED,
+    ESTIMATE_REFERENCE_ERROR,
+    ESTIMATE_UNRELIABLE,
     EVALUATION_ERRORS,
     EVENTS,
     EVENTS_INVALID,
@@ -77,6 +81,7 @@ class DriftdCollector:
         *,
         references: Mapping[str, Mapping[str, str]],
         build: Mapping[str, str],
+        estimates: Iterable[EstimateReliability] = (),
     ) -> None:
         for model, labels in references.items():
             _check_label_names(labels, f"references[{model!r}]")
@@ -88,6 +93,7 @@ class DriftdCollector:
             {**labels, "model": model} for model, labels in sorted(references.items())
         )
         self._build_rows = (dict(build),)
+        self._estimates = tuple(sorted(estimates, key=lambda e: e.model))
 
     def describe(self) -> Iterator[Metric]:
         """Empty families, so registration checks names without computing anything."""
@@ -103,6 +109,7 @@ class DriftdCollector:
             *_telemetry_families(self._telemetry.snapshot()),
             _info_family(REFERENCE_INFO, self._reference_rows),
             _info_family(BUILD_INFO, self._build_rows),
+            *_estimate_families(self._estimates),
         )
         # A family without samples would still print HELP/TYPE lines; leave it out.
         yield from (family for family in families if family.samples)
@@ -280,6 +287,19 @@ def _info_family(family: FamilySpec, rows: Iterable[Mapping[str, str]]) -> Metri
     for row in rows:
         metric.add_metric([row.get(name, "") for name in names], 1.0)
     return metric
+
+
+def _estimate_families(estimates: Iterable[EstimateReliability]) -> list[Metric]:
+    """How each model's label-free estimate did on its labelled reference (static)."""
+    errors, unreliable = ESTIMATE_REFERENCE_ERROR.new(), ESTIMATE_UNRELIABLE.new()
+    calibration = CALIBRATION_ERROR.new()
+    for estimate in estimates:
+        for metric, error in estimate.errors.items():
+            errors.add_metric([estimate.model, metric], error)
+        unreliable.add_metric([estimate.model], float(estimate.unreliable))
+        calibration.add_metric([estimate.model, "raw"], estimate.calibration.ece_before)
+        calibration.add_metric([estimate.model, "calibrated"], estimate.calibration.ece_after)
+    return [errors, unreliable, calibration]
 
 
 def _check_label_names(labels: Mapping[str, str], parameter: str) -> None:

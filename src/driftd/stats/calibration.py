@@ -29,13 +29,15 @@ Choices (the tests pin them):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+# The calibration error and test live with the reliability statistics; re-exported here.
+from driftd.stats.reliability import expected_calibration_error
 
 __all__ = [
     "DEFAULT_MIN_BLOCK_SIZE",
@@ -314,58 +316,3 @@ def fit_calibration(scores: ArrayLike, labels: ArrayLike, *,
     curves = tuple(fit_isotonic(s[:, j], (y == j).astype(np.float64),
                                 min_block_size=min_block_size) for j in range(k))
     return Calibration(curves, min_block_size)
-
-
-def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, bins: int = 10) -> float:
-    """Expected calibration error on ``bins`` equal-width bins of [0, 1].
-
-    ``ECE = sum over bins b of (n_b / n) * |mean outcome in b - mean probability in b|``,
-    bins ``[0, 1/B), [1/B, 2/B), ..., [(B-1)/B, 1]`` (the last closed). For binary
-    ``probs`` of shape (n,) the probability is P(y = 1) and the outcome the label (the
-    reliability diagram of class 1); for (n, K) it is the top-label ECE (Guo et al. 2017):
-    the probability is the row's largest, the outcome whether its class is the label.
-
-    Parameters
-    ----------
-    probs : array_like of float, shape (n,) or (n, K)
-        Probabilities in [0, 1].
-    labels : array_like, shape (n,)
-        0/1 for binary, class indices in ``[0, K)`` for (n, K).
-    bins : int, default 10
-        Number of equal-width bins.
-
-    Returns
-    -------
-    float
-        In [0, 1]; NaN when there are no rows.
-
-    Raises
-    ------
-    ValueError
-        On mismatched shapes, probabilities outside [0, 1], or ``bins < 1``.
-
-    Examples
-    --------
-    >>> round(expected_calibration_error([0.9, 0.9, 0.1, 0.1], [1, 1, 0, 0]), 12)
-    0.1
-    >>> round(expected_calibration_error([[0.7, 0.3], [0.2, 0.8]], [0, 0]), 12)
-    0.55
-    """
-    if bins < 1:
-        raise ValueError("bins must be at least 1")
-    p = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(labels)
-    if y.ndim != 1 or p.shape[:1] != y.shape or p.ndim not in (1, 2):
-        raise ValueError("probs must be (n,) or (n, K) with one label per row")
-    if not (np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()):
-        raise ValueError("probs must be finite and in [0, 1]")
-    if y.size == 0:
-        return math.nan
-    if p.ndim == 1:
-        confidence, outcome = p, y.astype(np.float64)
-    else:
-        confidence = p.max(axis=1)
-        outcome = (p.argmax(axis=1) == y).astype(np.float64)
-    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    gap = np.bincount(index, weights=outcome - confidence, minlength=bins)
-    return float(np.abs(gap).sum() / y.size)

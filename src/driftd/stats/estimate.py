@@ -28,7 +28,8 @@ class ExpectedMetrics:
     f1: float
 
 
-def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5) -> NDArray[np.float64]:
+def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5, *,
+                                 predicted: ArrayLike | None = None) -> NDArray[np.float64]:
     """Additive sums for estimating a binary classifier's performance without labels.
 
     If the scores are calibrated, ``P(y = 1 | score) = p``, an event predicted positive
@@ -36,12 +37,19 @@ def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5) -> ND
     with probability ``1 - p``; one predicted negative is a false negative with
     probability ``p``. Summing these gives the expected confusion counts.
 
+    When the model's scores are not calibrated, ``p_pos`` is the calibrated probability
+    (:meth:`driftd.stats.calibration.Calibration.apply` of the score) and ``predicted``
+    the model's own decision (``raw score >= threshold``), which calibration must not
+    change: it is what the model said.
+
     Parameters
     ----------
     p_pos : array_like of float, shape (n,)
         Predicted probability of class 1, in [0, 1].
     threshold : float, default 0.5
         Decision threshold in [0, 1]; ``p >= threshold`` predicts class 1.
+    predicted : array_like of bool, shape (n,), optional
+        Which events the model predicted positive; when given, ``threshold`` is not used.
 
     Returns
     -------
@@ -54,17 +62,26 @@ def expected_accuracy_aggregates(p_pos: ArrayLike, threshold: float = 0.5) -> ND
     Raises
     ------
     ValueError
-        If ``p_pos`` is not 1-D in [0, 1] or ``threshold`` is outside [0, 1].
+        If ``p_pos`` is not 1-D in [0, 1], ``threshold`` is outside [0, 1], or
+        ``predicted`` is not a boolean array of the same length.
 
     Examples
     --------
     >>> expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5]).tolist()
     [4.0, 2.8, 2.0, 1.0, 0.2, 0.8]
+    >>> said = [True, False, False, False]
+    >>> expected_accuracy_aggregates([0.9, 0.6, 0.2, 0.5], predicted=said).round(12).tolist()
+    [4.0, 2.6, 0.9, 0.1, 1.3, 1.7]
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must be in [0, 1]")
     p = as_probabilities(p_pos, "p_pos")
-    positive = p >= threshold
+    if predicted is None:
+        positive = p >= threshold
+    else:
+        positive = np.asarray(predicted)
+        if positive.dtype != np.bool_ or positive.shape != p.shape:
+            raise ValueError("predicted must be a boolean array of the length of p_pos")
     tp, fp = p[positive].sum(), (1.0 - p[positive]).sum()
     fn, tn = p[~positive].sum(), (1.0 - p[~positive]).sum()
     return np.array([p.size, tp + tn, tp, fp, fn, tn], dtype=np.float64)
