@@ -361,6 +361,9 @@ SERVING = f"on (job, instance) driftd_reference_info{{{M}}}"
 DRIFT_MAPPINGS = [{"type": "value", "options": {
     "0": {"text": "ok", "color": "green", "index": 0},
     "1": {"text": "drift", "color": "red", "index": 1}}}]
+UNDECIDED_MAPPINGS = [{"type": "value", "options": {
+    "0": {"text": "decided", "color": "green", "index": 0},
+    "1": {"text": "undecided", "color": "orange", "index": 1}}}]
 
 
 def model_now() -> list[Json]:
@@ -571,7 +574,19 @@ def column_now() -> list[Json]:
             f"max by (test) (driftd_drift_detected{{{C}}})", "{{test}}"),
             steps=GREEN_RED, mappings=DRIFT_MAPPINGS,
             description="Each test's decision after thresholds and multiple-testing "
-                        "correction."),
+                        "correction. A threshold test the window was too small for has "
+                        "no decision (see Undecided)."),
+        state_timeline("Undecided per threshold test", query(
+            f"max by (test) (driftd_drift_undecided{{{C}}})", "{{test}}"),
+            steps=GREEN_RED, mappings=UNDECIDED_MAPPINGS,
+            description="1: the window held too few values for the test's threshold to "
+                        "mean anything at the model's false_alarm_rate; not the same as "
+                        "no drift."),
+        table("Values needed to decide", [(
+            "Values", f"max by (test) (driftd_drift_decision_min_events{{{C}}})", "short")],
+            w=8, h=4,
+            description="How many values of the column a window needs for each threshold "
+                        "test to decide (+Inf: the reference is too small for any)."),
     ]
 
 

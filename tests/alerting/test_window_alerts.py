@@ -38,6 +38,9 @@ CATEGORICAL = {"psi": 0.02, "chi2_statistic": 4.0, "chi2_pvalue": 0.5, "js_dista
                "missing_ratio": 0.0, "missing_ratio_reference": 0.0, "missing_pvalue": 1.0}
 DRIFT_TESTS = {"amount": ("psi", "ks", "js", "missing"), "country": ("psi", "chi2", "js"),
                "score": ("psi", "ks")}
+# Values each column's threshold tests need to decide (all decided in 1,000 events).
+MIN_EVENTS = {"amount": {"psi": 140.0, "js": 520.0, "missing": 160.0},
+              "country": {"psi": 90.0, "js": 310.0}, "score": {"psi": 140.0}}
 
 
 def config() -> Config:
@@ -74,11 +77,11 @@ def latest_windows(now: float) -> tuple[WindowResult, ...]:
     look like a decay of 0.15 (too few to judge)."""
     columns = (
         ColumnResult("amount", "numeric", "input", NUMERIC,
-                     dict.fromkeys(DRIFT_TESTS["amount"], False)),
+                     dict.fromkeys(DRIFT_TESTS["amount"], False), (), MIN_EVENTS["amount"]),
         ColumnResult("country", "categorical", "input", CATEGORICAL,
-                     dict.fromkeys(DRIFT_TESTS["country"], False)),
+                     dict.fromkeys(DRIFT_TESTS["country"], False), (), MIN_EVENTS["country"]),
         ColumnResult("score", "numeric", "prediction", NUMERIC,
-                     dict.fromkeys(DRIFT_TESTS["score"], False)),
+                     dict.fromkeys(DRIFT_TESTS["score"], False), (), MIN_EVENTS["score"]),
     )
     hour = WindowResult("fraud", "3", "ref-abc", "1h", 1000, now - 3600, now, columns,
                         performance(0.75, 300, significant=True), revision=3)
