@@ -18,13 +18,16 @@ from driftd.config import ColumnConfig, ColumnKind, ConfigError, PerformanceConf
 from driftd.datafile import DataFileError
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, scan_file
-from driftd.monitor.performance import PerformanceSlots
+from driftd.monitor.multiclass import probabilities, score_matrix
+from driftd.monitor.performance import PerformanceSlots, outcome_values
 from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
+from driftd.reference.multiclass_calibration import ScoredClasses
 from driftd.reference.profile import (
     CategoricalProfile,
     Profile,
     ProfileError,
     load_profile,
+    make_profile,
 )
 from driftd.reference.task import infer_task, summarize
 
@@ -160,11 +163,16 @@ def build_from_file(
     categorical: dict[str, list[str | None]] = {}
     slots = PerformanceSlots(performance, 0) if performance is not None else None
     perf_sums = np.zeros(slots.size if slots is not None else 0)
+    classes = (ScoredClasses() if performance is not None and performance.task == "multiclass"
+               else None)
 
     def collect(batch: ModelBatch) -> None:
         nonlocal perf_sums
         if slots is not None:
             perf_sums = perf_sums + slots.labelled_totals(batch)
+        if classes is not None and performance is not None:
+            p, usable = probabilities(score_matrix(performance, batch))
+            classes.add(np.where(usable[:, None], p, np.nan), outcome_values(performance, batch))
         for name, values in batch.numeric.items():
             numeric.setdefault(name, []).append(values)
         for name, cats in batch.categorical.items():
@@ -179,10 +187,15 @@ def build_from_file(
                 "source": data.name, "driftd_version": __version__,
                 "invalid_records": dict(scan.invalid)}
     baseline = slots.evaluate(perf_sums).metrics if slots is not None else {}
-    return build_profile(
+    profile = build_profile(
         model, columns, {k: np.concatenate(v) for k, v in numeric.items()}, categorical,
         rows=scan.rows, metadata=metadata, grid_size=grid_size, top_categories=top_categories,
         performance=baseline)
+    calibration = classes.calibrate() if classes is not None else None
+    if calibration is None:
+        return profile
+    return make_profile(profile.model, profile.rows, profile.columns, profile.metadata,
+                        profile.performance, calibration)
 
 
 def handle_show(args: argparse.Namespace) -> int:

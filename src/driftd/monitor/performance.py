@@ -145,7 +145,10 @@ class PerformanceSlots:
         if self.multiclass is None:
             return self.prediction_rows(batch.numeric[self.config.prediction or ""])
         rows = np.zeros((len(batch), self.size))
-        self.multiclass.prediction_terms(rows, score_matrix(self.config, batch))
+        calibration = self.calibration
+        calibrate = (calibration.apply if calibration is not None and calibration.multiclass
+                     else None)
+        self.multiclass.prediction_terms(rows, score_matrix(self.config, batch), calibrate)
         return rows
 
     def prediction_rows(self, scores: FloatArray) -> FloatArray:
