@@ -10,8 +10,10 @@ import numpy as np
 
 from driftd.config import (
     ColumnConfig,
+    ColumnKind,
     CountWindowConfig,
     ModelConfig,
+    PerformanceConfig,
     TestConfig,
 )
 from driftd.events import Decoder, ModelBatch
@@ -65,11 +67,21 @@ class CheckResult:
 
 
 def model_from_profile(profile: Profile, path: Path) -> ModelConfig:
-    """A model config with the profile's columns and the default tests."""
+    """A model config with the profile's columns and the default tests; with the
+    performance settings `reference build --label` stored in the profile, its
+    performance too."""
     columns = tuple(ColumnConfig(name=c.name, kind=c.kind, role=c.role)  # type: ignore[arg-type]
                     for c in profile.columns.values())
+    settings = profile.metadata.get("performance")
+    performance = (PerformanceConfig.model_validate(settings) if isinstance(settings, dict)
+                   else None)
+    if performance is not None:
+        kind: ColumnKind = "numeric" if performance.task == "regression" else "categorical"
+        columns += (ColumnConfig(name=performance.label, kind=kind, role="label",
+                                 path=performance.label),)
     window = CountWindowConfig(name="file", size=1, step=1)
-    return ModelConfig(name=profile.model, reference=path, columns=columns, windows=(window,))
+    return ModelConfig(name=profile.model, reference=path, columns=columns, windows=(window,),
+                       performance=performance)
 
 
 def run_check(

@@ -7,6 +7,7 @@ and compares the profile's baseline with scikit-learn on the same rows (to 1e-12
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -122,11 +123,15 @@ def test_a_numeric_label_is_a_regression(
                                           abs=TOLERANCE)
 
 
-def test_multiclass_flags_write_the_multiclass_baseline(tmp_path: Path) -> None:
+def test_multiclass_flags_write_the_multiclass_baseline(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Steps: 900 rows with scores of classes cat, dog and fox (columns p_cat, p_dog,
-    p_fox) and the label; `--scores p_cat,p_dog,p_fox --classes cat,dog,fox`.
+    p_fox) and the label; `--scores p_cat,p_dog,p_fox --classes cat,dog,fox`; then
+    `driftd check` of the first 300 rows against the profile, without a config.
 
-    Expected: exit 0; accuracy, macro and weighted F1 equal sklearn's for the argmax.
+    Expected: exit 0; accuracy, macro and weighted F1 equal sklearn's for the argmax;
+    check reads the performance settings from the profile and reports the 300 rows'
+    accuracy and macro F1 as sklearn computes them.
     """
     rng = np.random.default_rng(9)
     p = rng.dirichlet([1.0, 2.0, 3.0], 900).round(4)
@@ -147,6 +152,17 @@ def test_multiclass_flags_write_the_multiclass_baseline(tmp_path: Path) -> None:
                                               abs=TOLERANCE)
     assert found["weighted_f1"] == pytest.approx(
         f1_score(truth, predicted, average="weighted"), abs=TOLERANCE)
+    part = write(tmp_path / "part.jsonl", [
+        json.loads(line) for line in data.read_text().splitlines()[:300]])
+    capsys.readouterr()
+    main(["check", "--reference", str(tmp_path / "m.json"), "--data", str(part),
+          "--format", "json"])
+    performance = json.loads(capsys.readouterr().out)["performance"]
+    assert performance["labeled"] == 300
+    assert performance["metrics"]["accuracy"] == pytest.approx(
+        accuracy_score(truth[:300], predicted[:300]), abs=TOLERANCE)
+    assert performance["metrics"]["macro_f1"] == pytest.approx(
+        f1_score(truth[:300], predicted[:300], average="macro"), abs=TOLERANCE)
 
 
 @pytest.mark.parametrize(("flags", "message"), [

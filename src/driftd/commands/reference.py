@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,10 @@ def handle_build(args: argparse.Namespace) -> int:
     except (ConfigError, ProfileError, DataFileError, ValueError) as error:
         print(f"driftd reference build: {error}", file=sys.stderr)
         return 2
+    if performance is not None and args.config is None:
+        # `check` without a config reads the settings of the flags from here.
+        settings = performance.model_dump(mode="json", exclude_defaults=True)
+        profile = replace(profile, metadata={**profile.metadata, "performance": settings})
     profile.save(args.out)
     print(f"wrote {args.out}: model {profile.model}, {profile.rows:,} rows, "
           f"{len(profile.columns)} columns, version {profile.version}")
