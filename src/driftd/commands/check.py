@@ -117,6 +117,7 @@ def render_text(check: CheckResult) -> str:
                          f"{interval}{'  DECAYED' if decay.significant else ''}")
             lines.append(f"  {name:<16}{_cell(value)}{extra}")
         lines += _per_class_lines(perf.per_class)
+    lines += _estimate_lines(check)
     drifted_columns = [c.column for c in result.columns if c.drifted]
     verdict = (f"DRIFT in {len(drifted_columns)} column(s): {', '.join(drifted_columns)}"
                if drifted_columns else "no drift detected")
@@ -125,6 +126,19 @@ def render_text(check: CheckResult) -> str:
     if decayed:
         verdict += f"\nPERFORMANCE DECAY beyond tolerance: {', '.join(decayed)}"
     return "\n".join([*lines, "", verdict])
+
+
+def _estimate_lines(check: CheckResult) -> list[str]:
+    """The label-free estimate, and how it did on the labelled reference."""
+    perf = check.result.performance
+    if perf is None or not perf.estimated:
+        return []
+    values = ", ".join(f"{name} {value:.4f}" for name, value in perf.estimated.items()
+                       if math.isfinite(value))
+    lines = ["", f"estimated without labels: {values or '-'}"]
+    if check.estimate is not None:
+        lines.append(f"  {check.estimate.describe()}")
+    return lines
 
 
 def _per_class_lines(per_class: Mapping[str, Mapping[str, float]]) -> list[str]:
