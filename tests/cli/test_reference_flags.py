@@ -187,8 +187,8 @@ def test_show_separates_keys_from_values(
 
     Expected: every header line is a key, at least two spaces, and its value, all values
     starting in one column (created_at, driftd_version and invalid_records included);
-    the baseline line lists the measured accuracy; the long column name is apart from
-    its kind.
+    the baseline line lists the measured accuracy, the performance line the settings of
+    the flags; the long column name is apart from its kind.
     """
     long_name = "a_column_name_of_exactly_forty_letters__"
     rows, _, _ = binary_rows()
@@ -210,5 +210,7 @@ def test_show_separates_keys_from_values(
     accuracy = baseline(tmp_path)["accuracy"]
     assert f"accuracy {accuracy:.4f}" in header[keys.index("baseline")]
     assert header[keys.index("invalid_records")].endswith("none")
+    assert header[keys.index("performance")].endswith("task binary, prediction score, "
+                                                      "label label")
     column = next(line for line in out if line.startswith(long_name))
     assert column.split()[:3] == [long_name, "numeric", "input"]

@@ -242,7 +242,10 @@ def describe(profile: Profile) -> str:
 
 
 def _text(value: Any) -> str:
-    """A metadata value: an object as its ``key value`` pairs (none when empty)."""
+    """A metadata value: an object as its ``key value`` pairs (none when empty), a list
+    as its items joined by ``/``."""
     if isinstance(value, dict):
         return ", ".join(f"{k} {_text(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list):
+        return "/".join(map(_text, value))
     return str(value)
