@@ -22,6 +22,7 @@ from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
 from driftd.monitor.performance import outcome_values, prediction_values
 from driftd.monitor.results import WindowResult, finite_json
+from driftd.reference.calibration import EstimateReliability, estimate_reliability
 from driftd.reference.profile import Profile
 from driftd.windows.panes import Pane
 
@@ -44,6 +45,8 @@ class CheckResult:
     # The file's counts on the profile's slots, which the HTML report draws.
     layout: Layout | None = None
     pane: Pane | None = None
+    # How the label-free estimate did on the profile's labelled reference, if calibrated.
+    estimate: EstimateReliability | None = None
 
     @property
     def drifted(self) -> bool:
@@ -105,7 +108,8 @@ def run_check(
                       strict_non_finite=strict)
     scan = scan_file(data, decoder, model.name, add, progress=progress)
     result = Evaluator(model, layout, min_events=0).evaluate("file", pane)
-    return CheckResult(model, result, scan, layout, pane)
+    return CheckResult(model, result, scan, layout, pane,
+                       estimate_reliability(model.name, profile.calibration, model.performance))
 
 
 def check_to_json(check: CheckResult) -> dict[str, Any]:
@@ -138,8 +142,19 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
             report["performance"] |= {
                 "per_class": {m: dict(v) for m, v in perf.per_class.items()},
                 "confusion": {t: dict(v) for t, v in perf.confusion.items()}}
+        if check.estimate is not None:
+            report["performance"]["estimate_reference"] = _estimate_json(check.estimate)
     finite: dict[str, Any] = finite_json(report)  # NaN and infinities become null
     return finite
+
+
+def _estimate_json(estimate: EstimateReliability) -> dict[str, Any]:
+    """How the label-free estimate did on the labelled reference."""
+    cal = estimate.calibration
+    return {"unreliable": estimate.unreliable, "tolerance": estimate.tolerance,
+            "errors": estimate.errors, "errors_raw_scores": cal.errors(calibrated=False),
+            "calibration_error": {"raw": cal.ece_before, "calibrated": cal.ece_after},
+            "rows": cal.rows}
 
 
 def _test_json(

@@ -22,6 +22,7 @@ from driftd.filescan import Progress, scan_file
 from driftd.monitor.multiclass import probabilities, score_matrix
 from driftd.monitor.performance import PerformanceSlots, outcome_values
 from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
+from driftd.reference.calibration import ScoredRows
 from driftd.reference.multiclass_calibration import ScoredClasses
 from driftd.reference.profile import (
     CategoricalProfile,
@@ -168,6 +169,8 @@ def build_from_file(
     categorical: dict[str, list[str | None]] = {}
     slots = PerformanceSlots(performance, 0) if performance is not None else None
     perf_sums = np.zeros(slots.size if slots is not None else 0)
+    # Scores are calibrated on the labels: binary ones, or multiclass probabilities.
+    scored = ScoredRows() if performance is not None and performance.task == "binary" else None
     classes = (ScoredClasses() if performance is not None and performance.task == "multiclass"
                else None)
 
@@ -175,6 +178,9 @@ def build_from_file(
         nonlocal perf_sums
         if slots is not None:
             perf_sums = perf_sums + slots.labelled_totals(batch)
+        if scored is not None and performance is not None:
+            scored.add(batch.numeric[performance.prediction or ""],
+                       outcome_values(performance, batch))
         if classes is not None and performance is not None:
             p, usable = probabilities(score_matrix(performance, batch))
             classes.add(np.where(usable[:, None], p, np.nan), outcome_values(performance, batch))
@@ -196,7 +202,9 @@ def build_from_file(
         model, columns, {k: np.concatenate(v) for k, v in numeric.items()}, categorical,
         rows=scan.rows, metadata=metadata, grid_size=grid_size, top_categories=top_categories,
         performance=baseline)
-    calibration = classes.calibrate() if classes is not None else None
+    calibration = (scored.calibrate(performance.threshold)
+                   if scored is not None and performance is not None
+                   else classes.calibrate() if classes is not None else None)
     if calibration is None:
         return profile
     return make_profile(profile.model, profile.rows, profile.columns, profile.metadata,
@@ -222,6 +230,9 @@ def describe(profile: Profile) -> str:
     if profile.performance:
         header.append(("baseline", ", ".join(f"{k} {v:.4f}"
                                              for k, v in profile.performance.items())))
+    for line in _calibration_lines(profile):
+        key, _, value = line.partition(" ")
+        header.append((key, value.strip()))
     width = max(len(key) for key, _ in header) + 2
     lines = [f"{key:<{width}}{value}" for key, value in header]
     lines.append("")
@@ -249,3 +260,20 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "/".join(map(_text, value))
     return str(value)
+
+def _calibration_lines(profile: Profile) -> list[str]:
+    """The score calibration and how the label-free estimate did on the reference."""
+    cal = profile.calibration
+    if cal is None:
+        return []
+
+    def misses(errors: dict[str, float]) -> str:
+        return ", ".join(f"{name} {error:.4f}" for name, error in errors.items())
+
+    use = ("applied" if cal.applied else
+           "not applied: the raw scores pass the calibration test")
+    return [f"calibration isotonic on {cal.rows:,} labelled rows, {use} (p = {cal.pvalue:.3g}); "
+            f"calibration error {cal.ece_before:.4f} raw, {cal.ece_after:.4f} calibrated",
+            f"estimate  missed the reference by {misses(cal.errors())} ("
+            f"{'raw scores' if cal.applied else 'calibrated'}: "
+            f"{misses(cal.errors(calibrated=not cal.applied))})"]
