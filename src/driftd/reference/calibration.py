@@ -268,8 +268,8 @@ class EstimateReliability:
         verdict = "UNRELIABLE, " if self.unreliable else ""
         how = (f"calibrated on {cal.rows:,} reference rows (calibration error "
                f"{cal.ece_before:.4f} -> {cal.ece_after:.4f})" if cal.applied else
-               f"raw scores, calibrated by the test on {cal.rows:,} reference rows "
-               f"(p = {cal.pvalue:.3f}, calibration error {cal.ece_before:.4f})")
+               f"raw scores, which pass the calibration test on {cal.rows:,} reference "
+               f"rows (p = {cal.pvalue:.3f}, calibration error {cal.ece_before:.4f})")
         stale = ("" if None in (self.threshold, cal.threshold)
                  or self.threshold == cal.threshold else
                  f" (checked at the build's threshold {cal.threshold:g}, not the model's "
