@@ -2,7 +2,7 @@
 
 The p-value is scipy's ``ks_2samp(..., method="asymp")`` two-sided value,
 ``kstwo.sf(d, N)`` with ``N`` the effective sample size, computed by
-:func:`driftd.stats.kstwo.kstwo_sf`: the same number within 1e-6 relative (about 1e-9
+:func:`driftd.stats.kstwo.kstwo_sf`: the same number within 1e-6 relative (at most 4e-8
 measured) everywhere, the far tail included, at microseconds a call instead of scipy's
 milliseconds. :class:`KSPValue` adds a bounded memo the caller owns.
 """
@@ -75,8 +75,8 @@ def effective_n(n_ref: int, n_cur: int) -> int:
     """
     if n_ref < 1 or n_cur < 1:
         raise ValueError("n_ref and n_cur must be at least 1")
-    big, small = sorted([float(n_ref), float(n_cur)], reverse=True)
-    return int(np.round(big * small / (big + small)))
+    big, small = (float(n_ref), float(n_cur)) if n_ref >= n_cur else (float(n_cur), float(n_ref))
+    return round(big * small / (big + small))  # half to even, as numpy
 
 
 def _check_d(d: float) -> None:
@@ -90,7 +90,7 @@ def ks_pvalue(d: float, n_ref: int, n_cur: int) -> float:
     scipy's ``ks_2samp(..., method="asymp")``: ``kstwo.sf(d, N)`` clipped to [0, 1], with
     ``N = round(n_ref * n_cur / (n_ref + n_cur))``; NaN when ``N`` rounds to 0 (one value
     on each side), where scipy also gives NaN. Equal to scipy's value within 1e-6
-    relative for every ``d`` (about 1e-9 measured), including p-values far below 1e-12:
+    relative for every ``d`` (at most 4e-8 measured), including p-values far below 1e-12:
     the same subnormal where scipy's is one, and 0 exactly where scipy gives 0. A pure
     function of its arguments (bit for bit), costing microseconds.
 
@@ -166,18 +166,19 @@ class KSPValue:
         self._misses = 0
 
     def __call__(self, d: float, n_ref: int, n_cur: int) -> float:
+        d = float(d)
         _check_d(d)
         n = effective_n(n_ref, n_cur)
         if n == 0:
             return math.nan
-        key = (n, float(d))
+        key = (n, d)
         cached = self._memo.get(key)
         if cached is not None:
             self._hits += 1
             self._memo.move_to_end(key)
             return cached
         self._misses += 1
-        value = kstwo_sf_one(float(d), n)
+        value = kstwo_sf_one(d, n)
         if self._maxsize:
             self._memo[key] = value
             if len(self._memo) > self._maxsize:
