@@ -65,8 +65,9 @@ class CheckResult:
 
     @property
     def invalid_ratio(self) -> float:
-        invalid = sum(self.scan.invalid.values())
-        return invalid / max(invalid + self.scan.rows, 1)
+        """The larger share of invalid input: of the records, or of the worst column's
+        values (see ``ScanReport.worst_invalid``)."""
+        return self.scan.worst_invalid()[1]
 
 
 def model_from_profile(profile: Profile, path: Path) -> ModelConfig:
@@ -90,7 +91,8 @@ def model_from_profile(profile: Profile, path: Path) -> ModelConfig:
 def run_check(
     profile: Profile, model: ModelConfig, data: Path, *, progress: Progress | None = None
 ) -> CheckResult:
-    """Decode ``data`` like a stream, aggregate it as one window, evaluate it."""
+    """Decode ``data`` like a stream (but a bad value is invalid for its column only),
+    aggregate it as one window, evaluate it."""
     layout = Layout(model.columns, profile, model.performance)
     pane = Pane.empty(layout.size, layout.tail_size)
     perf = layout.performance
@@ -106,7 +108,7 @@ def run_check(
     strict = [model.name] if model.non_finite == "invalid" else []
     decoder = Decoder({model.name: model.columns}, default_model=model.name,
                       strict_non_finite=strict)
-    scan = scan_file(data, decoder, model.name, add, progress=progress)
+    scan = scan_file(data, decoder, model.name, add, progress=progress, columns=model.columns)
     result = Evaluator(model, layout, min_events=0).evaluate("file", pane)
     return CheckResult(model, result, scan, layout, pane,
                        estimate_reliability(model.name, profile.calibration, model.performance))
@@ -126,7 +128,10 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
                         "tests": {k: v for k, v in tests.items() if v is not None}})
     report: dict[str, Any] = {
         "model": result.model, "reference": result.reference, "rows": result.events,
-        "invalid": dict(check.scan.invalid), "drift": check.drifted,
+        "invalid": dict(check.scan.invalid),
+        "invalid_values": {name: dict(reasons)
+                           for name, reasons in sorted(check.scan.invalid_values.items())},
+        "drift": check.drifted,
         "correction": check.model.correction, "columns": columns,
     }
     perf = result.performance

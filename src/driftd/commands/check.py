@@ -24,7 +24,11 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "check", help="compare a data file with a reference profile (exit 1 on drift)",
         description="Compute every configured statistic of a whole file against a reference "
-        "profile. Exit 0: no drift, 1: drift detected, 2: bad input.")
+        "profile. Exit 0: no drift, 1: drift detected, 2: bad input. A CSV is read with the "
+        "profile's column types: a numeric column cell by cell, a categorical one as the "
+        "text written. A value that is not of its column's kind (e.g. '12,5' for a number) "
+        "is invalid for that column only: it counts as missing there and is reported with "
+        "its line; the record's other values are kept.")
     parser.add_argument("--reference", required=True, type=Path, help="profile JSON")
     parser.add_argument("--data", required=True, type=Path, help="Parquet, CSV or JSONL file")
     parser.add_argument("--config", type=Path, help="driftd config (tests, thresholds)")
@@ -33,7 +37,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--html", type=Path, metavar="PATH",
                         help="also write an HTML report (a plot and the tests per column)")
     parser.add_argument("--max-invalid-ratio", type=float, default=0.0, metavar="R",
-                        help="share of invalid records tolerated before exiting 2 (default 0)")
+                        help="share of invalid input tolerated before exiting 2 (default 0): "
+                        "of the records, and of each column's values")
     parser.set_defaults(handler=handle)
 
 
@@ -41,7 +46,8 @@ def handle(args: argparse.Namespace) -> int:
     try:
         profile = load_profile(args.reference)
         model = _model(args, profile.model) or model_from_profile(profile, args.reference)
-        check = run_check(profile, model, args.data, progress=Progress("reading"))
+        progress = Progress(f"reading {args.data.name}")
+        check = run_check(profile, model, args.data, progress=progress)
         if args.html is not None:
             write_report(args.html, check_report(check))
     except (ConfigError, ProfileError, DataFileError, ReportError) as error:
@@ -76,8 +82,9 @@ def _exit_code(check: CheckResult, max_invalid_ratio: float) -> int:
               f"the file, the profile, or the columns' paths in --config",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    if check.invalid_ratio > max_invalid_ratio:
-        print(f"driftd check: {check.invalid_ratio:.2%} of records are invalid "
+    what, share = check.scan.worst_invalid()
+    if share > max_invalid_ratio:
+        print(f"driftd check: {share:.2%} of {what} are invalid "
               f"(more than --max-invalid-ratio {max_invalid_ratio})", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_DRIFT if check.drifted else EXIT_OK
@@ -92,10 +99,7 @@ def render_text(check: CheckResult) -> str:
     """A fixed-width table: one row per column, the drifted tests at the end."""
     result = check.result
     lines = [f"model {result.model}  reference {result.reference[:19]}  rows {result.events:,}"]
-    if check.scan.invalid:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(check.scan.invalid.items()))
-        lines.append(f"invalid records: {reasons}")
-        lines += [f"  {r.origin}: {r.reason}: {r.detail}" for r in check.scan.examples[:5]]
+    lines += check.scan.describe_invalid()
     header = f"{'column':<24}{'kind':<12}" + "".join(f"{t:>10}" for _, t in _COLUMNS)
     lines += [header + "  drift", "-" * (len(header) + 7)]
     for column in result.columns:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import ValidationError
 
 from driftd import __version__
@@ -23,6 +22,7 @@ from driftd.monitor.multiclass import probabilities, score_matrix
 from driftd.monitor.performance import PerformanceSlots, outcome_values
 from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
 from driftd.reference.calibration import ScoredRows
+from driftd.reference.collect import ReferenceData
 from driftd.reference.multiclass_calibration import ScoredClasses
 from driftd.reference.profile import (
     CategoricalProfile,
@@ -165,8 +165,7 @@ def build_from_file(
 ) -> Profile:
     """Decode ``data`` as the stream would be, then profile every monitored column; with
     ``performance`` settings, also measure the baseline on the file's labels."""
-    numeric: dict[str, list[npt.NDArray[np.float64]]] = {}
-    categorical: dict[str, list[str | None]] = {}
+    collected = ReferenceData()
     slots = PerformanceSlots(performance, 0) if performance is not None else None
     perf_sums = np.zeros(slots.size if slots is not None else 0)
     # Scores are calibrated on the labels: binary ones, or multiclass probabilities.
@@ -184,22 +183,25 @@ def build_from_file(
         if classes is not None and performance is not None:
             p, usable = probabilities(score_matrix(performance, batch))
             classes.add(np.where(usable[:, None], p, np.nan), outcome_values(performance, batch))
-        for name, values in batch.numeric.items():
-            numeric.setdefault(name, []).append(values)
-        for name, cats in batch.categorical.items():
-            categorical.setdefault(name, []).extend(cats)
+        collected.add(batch)
 
     decoder = Decoder({model: columns}, default_model=model)
-    scan = scan_file(data, decoder, model, collect, progress=Progress("reading"))
+    scan = scan_file(data, decoder, model, collect, progress=Progress(f"reading {data.name}"),
+                     columns=columns)
     if scan.rows == 0:
         raise ProfileError(f"{data}: no valid records for model {model!r} "
                            f"(invalid: {dict(scan.invalid) or 'none'})")
     metadata = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "source": data.name, "driftd_version": __version__,
                 "invalid_records": dict(scan.invalid)}
+    if scan.invalid_values:  # each missing in its column's profile
+        metadata["invalid_values"] = {name: dict(reasons)
+                                      for name, reasons in sorted(scan.invalid_values.items())}
+    for line in scan.describe_invalid():
+        print(f"driftd reference build: {line}", file=sys.stderr)
     baseline = slots.evaluate(perf_sums).metrics if slots is not None else {}
     profile = build_profile(
-        model, columns, {k: np.concatenate(v) for k, v in numeric.items()}, categorical,
+        model, columns, collected.numeric, collected.categorical,
         rows=scan.rows, metadata=metadata, grid_size=grid_size, top_categories=top_categories,
         performance=baseline)
     calibration = (scored.calibrate(performance.threshold)

@@ -56,12 +56,17 @@ def numeric_profile(
 
 
 def categorical_profile(
-    name: str, role: str, values: Iterable[str | None], *, top: int = DEFAULT_TOP_CATEGORIES
+    name: str, role: str, values: Iterable[str | None] | Mapping[str | None, int], *,
+    top: int = DEFAULT_TOP_CATEGORIES,
 ) -> CategoricalProfile:
-    """Count categories; the ``top`` most frequent are kept, the rest pooled as other.
+    """Count categories (``values``: the column, or its counts so far, e.g. a Counter);
+    the ``top`` most frequent are kept, the rest pooled as other.
 
     >>> p = categorical_profile("c", "input", ["a", "b", "a", None, "c"], top=2)
     >>> p.categories, p.category_counts.tolist(), p.other, p.missing
+    (('a', 'b'), [2, 1], 1, 1)
+    >>> q = categorical_profile("c", "input", Counter(["a", "b", "a", None, "c"]), top=2)
+    >>> q.categories, q.category_counts.tolist(), q.other, q.missing
     (('a', 'b'), [2, 1], 1, 1)
     """
     if top < 1:
@@ -83,7 +88,7 @@ def build_profile(
     model: str,
     columns: Sequence[ColumnConfig],
     numeric: Mapping[str, npt.NDArray[np.float64]],
-    categorical: Mapping[str, Sequence[str | None]],
+    categorical: Mapping[str, Sequence[str | None] | Mapping[str | None, int]],
     *,
     rows: int,
     metadata: Mapping[str, Any],
@@ -92,7 +97,9 @@ def build_profile(
     performance: Mapping[str, float] | None = None,
 ) -> Profile:
     """Profile every monitored column (label columns are not drift-monitored);
-    ``performance`` is the baseline measured on labelled reference data, if any."""
+    ``performance`` is the baseline measured on labelled reference data, if any.
+    ``numeric`` is read one column at a time, in the order of ``columns`` (a mapping that
+    joins each column when asked keeps one joined column in memory at a time)."""
     profiles: dict[str, NumericProfile | CategoricalProfile] = {}
     for column in columns:
         if column.role == "label":
