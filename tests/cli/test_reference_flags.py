@@ -167,9 +167,11 @@ def test_multiclass_flags_write_the_multiclass_baseline(
 
 @pytest.mark.parametrize(("flags", "message"), [
     (["--label", "label"], "--label needs --prediction"),
-    (["--label", "label", "--scores", "a,b,c"], "classes: task 'multiclass' needs three"),
+    (["--label", "label", "--scores", "a,b,c"], "--classes: task 'multiclass' needs three"),
+    (["--label", "label", "--prediction", "score", "--task", "multiclass"],
+     "--prediction: not used for task multiclass"),
     (["--label", "label", "--prediction", "score", "--task", "binary", "--threshold", "2"],
-     "less than or equal to 1"),
+     "--threshold: Input should be less than or equal to 1"),
 ])
 def test_incomplete_label_flags_exit_2_with_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str],

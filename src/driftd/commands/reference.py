@@ -132,6 +132,9 @@ def performance_from_flags(args: argparse.Namespace) -> PerformanceConfig | None
         return None
     task = args.task or ("multiclass" if args.scores or args.classes else None)
     if task == "multiclass":
+        if args.prediction:
+            raise ValueError("--prediction: not used for task multiclass (the predicted class "
+                             "is the highest of --scores)")
         settings: dict[str, Any] = {"scores": _names(args.scores),
                                     "classes": _names(args.classes)}
     elif not args.prediction:
@@ -154,8 +157,16 @@ def performance_from_flags(args: argparse.Namespace) -> PerformanceConfig | None
     try:
         return PerformanceConfig.model_validate({"task": task, "label": args.label, **settings})
     except ValidationError as error:
-        first = error.errors()[0]
-        raise ValueError(str(first["msg"]).removeprefix("Value error, ")) from None
+        raise ValueError(_flag_problem(error)) from None
+
+
+def _flag_problem(error: ValidationError) -> str:
+    """The first problem of the flags' performance settings, naming the flag."""
+    first = error.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    field = str(first["loc"][0]) if first["loc"] else message.partition(":")[0]
+    flag = "--" + field.replace("_", "-")
+    return f"{flag}: {message.removeprefix(field + ': ')}"
 
 
 def build_from_file(
