@@ -42,7 +42,10 @@ def register(commands: Any) -> None:
         description="Column roles come from --config, or from the --numeric, --categorical, "
         "--prediction and --label flags. With a label, the baseline performance is measured "
         "on the file: the task comes from the config, --task, or the data (a label of two "
-        "values and a prediction in [0, 1]: binary; a numeric label: regression).")
+        "values and a prediction in [0, 1]: binary; a numeric label: regression). A CSV "
+        "is read with these column kinds: a numeric cell that is no number (e.g. '12,5') "
+        "is missing in its column only, and reported with its line on stderr and in the "
+        "profile's metadata; categorical cells are the text written.")
     build.add_argument("--model", required=True)
     build.add_argument("--data", required=True, type=Path)
     build.add_argument("--out", required=True, type=Path)
