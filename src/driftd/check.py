@@ -18,10 +18,10 @@ from driftd.config import (
 )
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, ScanReport, scan_file
-from driftd.monitor.evaluate import Evaluator
+from driftd.monitor.evaluate import Evaluator, decided_tests
 from driftd.monitor.layout import Layout
 from driftd.monitor.performance import outcome_values, prediction_values
-from driftd.monitor.results import WindowResult, finite_json
+from driftd.monitor.results import ColumnResult, WindowResult, finite_json
 from driftd.reference.calibration import EstimateReliability, estimate_reliability
 from driftd.reference.profile import Profile
 from driftd.windows.panes import Pane
@@ -62,6 +62,30 @@ class CheckResult:
         return [c.column for c in self.result.columns
                 if c.statistics.get("missing_ratio") == 1.0
                 and c.statistics.get("missing_ratio_reference", 1.0) < 1.0]
+
+    @property
+    def undecided(self) -> dict[str, list[str]]:
+        """Per threshold test, the columns the file was too small for it to decide."""
+        found: dict[str, list[str]] = {}
+        for column in self.result.columns:
+            for test in column.undecided:
+                found.setdefault(test, []).append(column.column)
+        return found
+
+    @property
+    def false_alarm_bound(self) -> float:
+        """Upper bound of the chance that a file from the reference's own population
+        shows drift: the threshold tests' ``false_alarm_rate`` plus the ``alpha`` of each
+        p-value test in use (each corrected across the columns), capped at 1."""
+        rates: dict[str, float] = {}
+        for spec in self.model.monitored_columns:
+            for test in decided_tests(self.model, spec):
+                config = self.model.test_for(spec, test)
+                if config.decision == "pvalue" and config.alpha is not None:
+                    rates[test] = max(rates.get(test, 0.0), config.alpha)
+                else:  # without a false-alarm rate a threshold bounds nothing
+                    rates["threshold"] = self.model.false_alarm_rate or 1.0
+        return min(1.0, sum(rates.values()))
 
     @property
     def invalid_ratio(self) -> float:
@@ -109,7 +133,7 @@ def run_check(
     decoder = Decoder({model.name: model.columns}, default_model=model.name,
                       strict_non_finite=strict)
     scan = scan_file(data, decoder, model.name, add, progress=progress, columns=model.columns)
-    result = Evaluator(model, layout, min_events=0).evaluate("file", pane)
+    result = Evaluator(model, layout).evaluate("file", pane)
     return CheckResult(model, result, scan, layout, pane,
                        estimate_reliability(model.name, profile.calibration, model.performance))
 
@@ -120,8 +144,7 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
     columns = []
     for column in result.columns:
         spec = next(c for c in check.model.columns if c.name == column.column)
-        tests = {test: _test_json(check.model.test_for(spec, test), test, column.statistics,
-                                  column.drift.get(test))
+        tests = {test: _test_json(check.model.test_for(spec, test), test, column)
                  for test in TEST_STATISTICS if check.model.test_for(spec, test).enabled}
         columns.append({"column": column.column, "kind": column.kind, "role": column.role,
                         "drift": column.drifted, "statistics": dict(column.statistics),
@@ -131,7 +154,8 @@ def check_to_json(check: CheckResult) -> dict[str, Any]:
         "invalid": dict(check.scan.invalid),
         "invalid_values": {name: dict(reasons)
                            for name, reasons in sorted(check.scan.invalid_values.items())},
-        "drift": check.drifted,
+        "drift": check.drifted, "false_alarm_bound": check.false_alarm_bound,
+        "undecided": check.undecided,
         "correction": check.model.correction, "columns": columns,
     }
     perf = result.performance
@@ -162,14 +186,17 @@ def _estimate_json(estimate: EstimateReliability) -> dict[str, Any]:
             "rows": cal.rows}
 
 
-def _test_json(
-    config: TestConfig, test: str, stats: Any, drift: bool | None
-) -> dict[str, Any] | None:
+def _test_json(config: TestConfig, test: str, column: ColumnResult) -> dict[str, Any] | None:
     statistic, pvalue = TEST_STATISTICS[test]
+    stats = column.statistics
     if statistic not in stats:
         return None
+    # drift: true, false, or null when the test did not decide (see "outcome").
     entry: dict[str, Any] = {"statistic": statistic, "value": stats[statistic],
-                             "decision": config.decision, "drift": drift}
+                             "decision": config.decision, "drift": column.drift.get(test),
+                             "outcome": column.outcome(test)}
+    if test in column.min_events:
+        entry["min_events"] = column.min_events[test]
     if pvalue is not None and pvalue in stats:
         entry["pvalue"] = stats[pvalue]
     if config.decision == "threshold":

@@ -66,9 +66,15 @@ def _model(args: argparse.Namespace, profile_model: str) -> ModelConfig | None:
     config = load_config(args.config)
     name = args.model or profile_model
     try:
-        return config.model(name)
+        model = config.model(name)
     except KeyError:
         raise ConfigError(str(args.config), [f"models: no model named {name!r}"]) from None
+    if model.name != profile_model:
+        expected = ", ".join(c.name for c in model.monitored_columns)
+        raise ProfileError(f"{args.reference}: the profile is of model {profile_model!r}, "
+                           f"not {model.name!r} (which expects the columns {expected}): "
+                           f"check --reference and --model")
+    return model
 
 
 def _exit_code(check: CheckResult, max_invalid_ratio: float) -> int:
@@ -98,7 +104,8 @@ _COLUMNS = (("psi", "PSI"), ("ks_statistic", "KS"), ("ks_pvalue", "KS p"),
 def render_text(check: CheckResult) -> str:
     """A fixed-width table: one row per column, the drifted tests at the end."""
     result = check.result
-    lines = [f"model {result.model}  reference {result.reference[:19]}  rows {result.events:,}"]
+    lines = [f"model {result.model}  reference {result.reference[:19]}  rows {result.events:,}"
+             f"  false-alarm rate <= {check.false_alarm_bound:.1%}"]
     lines += check.scan.describe_invalid()
     header = f"{'column':<24}{'kind':<12}" + "".join(f"{t:>10}" for _, t in _COLUMNS)
     lines += [header + "  drift", "-" * (len(header) + 7)]
@@ -122,14 +129,36 @@ def render_text(check: CheckResult) -> str:
             lines.append(f"  {name:<16}{_cell(value)}{extra}")
         lines += _per_class_lines(perf.per_class)
     lines += _estimate_lines(check)
+    lines += _undecided_lines(check)
     drifted_columns = [c.column for c in result.columns if c.drifted]
     verdict = (f"DRIFT in {len(drifted_columns)} column(s): {', '.join(drifted_columns)}"
                if drifted_columns else "no drift detected")
+    if check.undecided:
+        verdict += " by the tests that decided; the file is too small for some (above)"
     decayed = ([n for n, d in result.performance.decay.items() if d.significant]
                if result.performance is not None else [])
     if decayed:
         verdict += f"\nPERFORMANCE DECAY beyond tolerance: {', '.join(decayed)}"
     return "\n".join([*lines, "", verdict])
+
+
+def _undecided_lines(check: CheckResult) -> list[str]:
+    """The threshold tests the file was too small to decide, with the rows they need."""
+    undecided = check.undecided
+    if not undecided:
+        return []
+    rate = check.model.false_alarm_rate
+    why = (f"at a false-alarm rate of {rate:g}" if rate is not None
+           else f"below min_window_events {check.model.min_window_events:,}")
+    lines = ["", f"undecided (too few values for the threshold {why}): not the same as "
+                 f"no drift"]
+    for test, names in undecided.items():
+        needed = [check.result.column(name).min_events[test] for name in names]
+        most = max(needed)
+        need = (f"needs up to {most:,.0f} values" if math.isfinite(most)
+                else "the reference is too small for some")
+        lines.append(f"  {test}: {len(names)} column(s), {need}: {', '.join(names)}")
+    return lines
 
 
 def _estimate_lines(check: CheckResult) -> list[str]:

@@ -78,6 +78,18 @@ DRIFT_DETECTED = FamilySpec(
     "correction, else 0.",
     (*COLUMN_LABELS, "test"),
 )
+DRIFT_UNDECIDED = FamilySpec(
+    "driftd_drift_undecided", "gauge",
+    "1 when the window was too small for the threshold test to decide (its "
+    "driftd_drift_detected is then absent: not decided is not no drift), else 0.",
+    (*COLUMN_LABELS, "test"),
+)
+DRIFT_MIN_EVENTS = FamilySpec(
+    "driftd_drift_decision_min_events", "gauge",
+    "Values of the column a window needs for the threshold test to decide at the "
+    "model's false-alarm rate (events; +Inf when the reference is too small for any).",
+    (*COLUMN_LABELS, "test"),
+)
 WINDOW_EVENTS = FamilySpec(
     "driftd_window_events", "gauge",
     "Number of events in the latest closed window (events).",
@@ -276,7 +288,8 @@ CALIBRATION_ERROR = FamilySpec(
 )
 
 FAMILIES: tuple[FamilySpec, ...] = (
-    *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
+    *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, DRIFT_UNDECIDED, DRIFT_MIN_EVENTS,
+    WINDOW_EVENTS, WINDOW_START, WINDOW_END,
     MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, ESTIMATE_REFERENCE_ERROR,
     ESTIMATE_UNRELIABLE, CALIBRATION_ERROR, PERFORMANCE,

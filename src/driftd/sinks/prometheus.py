@@ -26,6 +26,8 @@ from driftd.sinks.metric_families import (
     CONSUMER_LAG,
     DEAD_LETTERS,
     DRIFT_DETECTED,
+    DRIFT_MIN_EVENTS,
+    DRIFT_UNDECIDED,
     ESTIMATE_REFERENCE_ERROR,
     ESTIMATE_UNRELIABLE,
     EVALUATION_ERRORS,
@@ -130,8 +132,9 @@ def render(registry: CollectorRegistry) -> tuple[bytes, str]:
 def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
     statistics = {key: family.new() for key, family in STATISTIC_FAMILIES.items()}
     performance = {spec.name: spec.new() for spec in _PERFORMANCE_FAMILIES}
-    drift, events, start, end, drifted = (
-        family.new() for family in (DRIFT_DETECTED, WINDOW_EVENTS, WINDOW_START, WINDOW_END,
+    drift, undecided, needed, events, start, end, drifted = (
+        family.new() for family in (DRIFT_DETECTED, DRIFT_UNDECIDED, DRIFT_MIN_EVENTS,
+                                    WINDOW_EVENTS, WINDOW_START, WINDOW_END,
                                     MODEL_DRIFT_COLUMNS)
     )
     for window in windows:
@@ -152,7 +155,11 @@ def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
                     statistics[key].add_metric(labels, float(value))
             for test, detected in column.drift.items():
                 drift.add_metric([*labels, test], 1.0 if detected else 0.0)
-    return [*statistics.values(), drift, events, start, end, drifted, *performance.values()]
+            for test, size in column.min_events.items():
+                needed.add_metric([*labels, test], float(size))
+                undecided.add_metric([*labels, test], float(test in column.undecided))
+    return [*statistics.values(), drift, undecided, needed, events, start, end, drifted,
+            *performance.values()]
 
 
 def _matured_families(windows: Iterable[WindowResult]) -> list[Metric]:
