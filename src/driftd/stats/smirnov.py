@@ -134,8 +134,9 @@ def _gauss_hermite(terms: _Terms, centre: float, sigma: float, wide: bool) -> fl
     return math.log(terms.x * width * total) + top
 
 
-def _trapezoid(n: float, x: float) -> float:
-    """The tail from the trapezoidal rule on a grid through ``j = 0`` (see the module)."""
+def _integral(n: float, x: float) -> float:
+    """The tail as an integral over the term index: Gauss-Hermite quadrature, else the
+    trapezoidal rule on a grid through ``j = 0``; subnormals term by term (see the module)."""
     terms = _Terms(n, x)
     centre, sigma = terms.peak()
     lam = math.sqrt(n) * x
@@ -162,15 +163,21 @@ def _trapezoid(n: float, x: float) -> float:
     log_tail = math.log(x * step * total) + top
     if log_tail >= _ROUNDED_LOG:
         return math.exp(log_tail)
-    return _rounded(terms, step, lowest, highest, top)
+    return _rounded(terms, step, k_centre, (lowest, highest), top)
 
 
-def _rounded(terms: _Terms, step: float, lowest: int, highest: int, top: float) -> float:
-    """The far tail as scipy sums it: each term above the subnormal floor, rounded."""
+def _rounded(terms: _Terms, step: float, k_centre: int, grid: tuple[int, int],
+             top: float) -> float:
+    """The far tail as scipy sums it: each term above the subnormal floor, rounded.
+
+    ``k_centre`` is the grid point nearest the peak (its log term ``top``), ``grid`` the
+    first and last grid points visited.
+    """
     if top < _TERM_FLOOR:
         return 0.0
-    # The bell is above the floor between two grid points below it on either side.
-    k_low = k_high = round((lowest + highest) / 2)
+    # The bell is above the floor between the grid points below it on either side.
+    lowest, highest = grid
+    k_low = k_high = k_centre
     while k_low > lowest and terms(k_low * step) >= _TERM_FLOOR:
         k_low -= 1
     while k_high < highest and terms(k_high * step) >= _TERM_FLOOR:
@@ -222,5 +229,5 @@ def smirnov_sf(n: int, x: float) -> float:
     elif nf <= _DIRECT_MAX_N or x >= 0.5:
         value = _direct(nf, x)
     else:
-        value = _trapezoid(nf, x)
+        value = _integral(nf, x)
     return min(1.0, max(0.0, value))
