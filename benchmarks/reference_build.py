@@ -44,6 +44,7 @@ NUMERIC, CATEGORICAL = 24, 8
 class Run:
     label: str
     seconds: float
+    cpu_seconds: float  # user + system: steadier than wall time on a shared machine
     peak_bytes: int
     version: str
 
@@ -105,7 +106,8 @@ def build(label: str, data: Path, out: Path, pythonpath: Path | None) -> Run:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{label}: driftd reference build failed ({status})")
     version = json.loads(out.read_text())["version"]
-    return Run(label, seconds, usage.ru_maxrss * 1024, version)  # ru_maxrss in KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(label, seconds, cpu, usage.ru_maxrss * 1024, version)  # ru_maxrss in KiB
 
 
 def export_revision(revision: str, into: Path) -> Path:
@@ -147,13 +149,17 @@ def main() -> None:
     for run in runs:
         print(f"{run.label:<22} peak RSS {run.peak_bytes / 1e6:7,.0f} MB = "
               f"{run.peak_bytes / raw:4.2f} x raw column data, {run.seconds:6.1f} s "
-              f"({args.rows / run.seconds:,.0f} rows/s), {run.version[:19]}")
+              f"({run.cpu_seconds:5.1f} s CPU, {args.rows / run.cpu_seconds:,.0f} rows per "
+              f"CPU-second), {run.version[:19]}")
     if len({run.version for run in runs}) != 1:
         raise SystemExit("the profiles differ")
     if old_src is not None:
         new = min(r.peak_bytes for r in runs if r.label == "current")
         old = min(r.peak_bytes for r in runs if r.label != "current")
-        print(f"ratio baseline / current peak RSS: {old / new:.2f}x; same profile version")
+        cpu_new = min(r.cpu_seconds for r in runs if r.label == "current")
+        cpu_old = min(r.cpu_seconds for r in runs if r.label != "current")
+        print(f"ratio baseline / current peak RSS: {old / new:.2f}x, CPU time: "
+              f"{cpu_old / cpu_new:.2f}x; same profile version")
 
 
 if __name__ == "__main__":
