@@ -121,7 +121,7 @@ def main() -> int:
               f"{base * 1e3:7.3f} ms/window   scipy {sci * 1e3:8.2f} ms/window   "
               f"baseline/current {base / new:5.2f}   scipy/current {sci / new:6.1f}   "
               f"(p < 1e-12 in {tiny / (len(calls) * args.columns):.0%} of the calls)")
-    lam_cases = [0.2, 0.6, 1.0, 1.6, 3.0, 6.0, 12.0, 18.9]
+    lam_cases = [0.2, 0.6, 1.0, 1.6, 3.0, 4.5, 6.0, 12.0, 18.9]
     print("  one call at N = 8333, no memo (us): lambda = sqrt(N) D: current / baseline / scipy")
     baseline = old.KSPValue(maxsize=0)
     for lam in lam_cases:  # the baseline's shoulder tables for N = 8333 built first
