@@ -277,6 +277,7 @@ def _text(value: Any) -> str:
         return "/".join(map(_text, value))
     return str(value)
 
+
 def _calibration_lines(profile: Profile) -> list[str]:
     """The score calibration and how the label-free estimate did on the reference."""
     cal = profile.calibration
