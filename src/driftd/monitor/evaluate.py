@@ -137,9 +137,12 @@ class Evaluator:
         prepared, profile = ref.prepared, ref.slots.profile
         n_ref = float(prepared.bin_counts.sum())
         if test == "missing":
-            share = profile.missing / profile.total if profile.total else 0.0
+            # A reference without (or only) missing values does not prove the rate is
+            # exactly 0 (or 1): half a value either way keeps the null from being certain.
+            total = max(profile.total, 1)
+            share = min(max(profile.missing, 0.5), total - 0.5) / total
             return missing_min_events(threshold, share=share, alpha=alpha,
-                                      n_ref=max(profile.total, 1))
+                                      n_ref=total)
         if test == "psi":
             return psi_min_events(threshold, dof=prepared.dof, alpha=alpha, n_ref=n_ref)
         if test == "js":
