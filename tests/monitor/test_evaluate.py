@@ -15,7 +15,8 @@ from driftd.monitor.evaluate import Evaluator
 from driftd.monitor.layout import Layout
 from driftd.reference.build import build_profile
 from driftd.reference.profile import NumericProfile
-from driftd.stats.sample_size import js_min_events, psi_min_events
+from driftd.stats.prepared import NumericReference
+from driftd.stats.sample_size import bins_min_events
 from driftd.windows.count import CountWindow
 
 COLUMNS = (ColumnConfig(name="x", kind="numeric"), ColumnConfig(name="k", kind="numeric"),
@@ -139,11 +140,12 @@ def test_null_streams_are_flagged_at_the_configured_alpha() -> None:
 ])
 def test_a_window_too_small_for_a_threshold_leaves_it_undecided(
         settings: dict[str, object], undecided: tuple[str, ...]) -> None:
-    """Given: a window of only 150 events, strongly shifted (PSI and JS far above their
+    """Given: a window of only 250 events, strongly shifted (PSI and JS far above their
     thresholds, KS p-value tiny); 3 columns with 3 threshold tests each.
 
     Expected: at the default false-alarm rate 0.01 (0.01 / 9 per test) PSI needs
-    about 130 values of x (chi-square 9 dof) and decides drift, JS needs about 480 and is
+    about 200 values of x (its null on 10 decile bins) and decides drift, JS needs about 500
+    and is
     undecided, not "no drift"; with min_window_events 1000 all three threshold tests
     (psi, js, missing) are undecided; with
     false_alarm_rate null both decide at any size. KS (a p-value) decides throughout,
@@ -155,8 +157,8 @@ def test_a_window_too_small_for_a_threshold_leaves_it_undecided(
     profile = build_profile("m", COLUMNS, reference.numeric, reference.categorical,
                             rows=20_000, metadata={})
     layout = Layout(COLUMNS, profile)
-    window = CountWindow(150, 150, slots=layout.size, tails=layout.tail_size)
-    window.add(layout.encode(sample(rng, 150, 2.0)))
+    window = CountWindow(250, 250, slots=layout.size, tails=layout.tail_size)
+    window.add(layout.encode(sample(rng, 250, 2.0)))
     pane = window.latest()
     assert pane is not None
 
@@ -168,11 +170,15 @@ def test_a_window_too_small_for_a_threshold_leaves_it_undecided(
     for test in ("psi", "js"):
         assert x.outcome(test) == ("undecided" if test in undecided else "drift")
     if not settings:
-        present = float(np.isfinite(reference.numeric["x"]).sum())
-        assert x.min_events["psi"] == psi_min_events(0.2, dof=9, alpha=0.01 / 9,
-                                                     n_ref=present) < 147
-        assert 147 < x.min_events["js"] == js_min_events(0.1, dof=9, alpha=0.01 / 9,
-                                                         n_ref=present)
+        x_profile = profile.columns["x"]
+        assert isinstance(x_profile, NumericProfile)
+        bins = NumericReference(x_profile.grid, x_profile.bucket_counts,
+                                x_profile.psi_edges).bin_counts
+        values = int(pane.counts[layout.columns[0].buckets].sum())  # x's present values
+        assert x.min_events["psi"] == bins_min_events("psi", 0.2, ref_counts=bins,
+                                                      alpha=0.01 / 9) < values
+        assert values < x.min_events["js"] == bins_min_events("js", 0.1, ref_counts=bins,
+                                                              alpha=0.01 / 9)
 
 
 def test_a_metric_left_out_of_the_tolerance_list_is_reported_not_judged() -> None:

@@ -28,11 +28,10 @@ from driftd.stats.multiple import adjusted_pvalues
 from driftd.stats.prepared import CategoricalReference, NumericReference
 from driftd.stats.psi import bootstrap_pvalue, psi_null_distribution
 from driftd.stats.sample_size import (
+    bins_min_events,
     chi2_min_events,
-    js_min_events,
     ks_min_events,
     missing_min_events,
-    psi_min_events,
     wasserstein_min_events,
 )
 from driftd.windows.panes import Pane
@@ -65,12 +64,11 @@ class Evaluator:
     """Computes a ``WindowResult`` from a window's pane aggregate; owns its caches."""
 
     def __init__(self, model: ModelConfig, layout: Layout, *, seed: int = 0) -> None:
-        self.model, self.layout = model, layout
+        self.model, self.layout, self._seed = model, layout, seed
         self._references = [_Reference(slots) for slots in layout.columns]
         self._needed = [self._events_needed(ref) for ref in self._references]
         self._ks_pvalue = KSPValue()
         self._nulls: dict[tuple[str, int], npt.NDArray[np.float64]] = {}
-        self._seed = seed
 
     def evaluate(
         self, window: str, pane: Pane, *, start: float | None = None, end: float | None = None,
@@ -105,7 +103,8 @@ class Evaluator:
         )
 
     def _sizes(self, pane: Pane) -> list[tuple[int, int]]:
-        """Per column: (values present, events) of the window."""
+        """Per column: (values its distribution tests compare, events) of the window: a
+        categorical column's bins include the missing slot, a numeric one's do not."""
         sizes = []
         for ref in self._references:
             slots = ref.slots
@@ -114,8 +113,7 @@ class Evaluator:
                 present = int(pane.counts[slots.buckets].sum())
             else:
                 current = pane.counts[slots.offset:slots.offset + slots.size]
-                missing = int(current[-1])
-                present = int(current.sum()) - missing
+                missing, present = 0, int(current.sum())
             sizes.append((present, present + missing))
         return sizes
 
@@ -144,9 +142,11 @@ class Evaluator:
             return missing_min_events(threshold, share=share, alpha=alpha,
                                       n_ref=total)
         if test == "psi":
-            return psi_min_events(threshold, dof=prepared.dof, alpha=alpha, n_ref=n_ref)
+            return bins_min_events("psi", threshold, ref_counts=prepared.bin_counts,
+                                   alpha=alpha, seed=self._seed)
         if test == "js":
-            return js_min_events(threshold, dof=prepared.dof, alpha=alpha, n_ref=n_ref)
+            return bins_min_events("js", threshold, ref_counts=prepared.bin_counts,
+                                   alpha=alpha, seed=self._seed)
         if test == "chi2":
             return chi2_min_events(threshold, dof=prepared.dof, alpha=alpha)
         assert isinstance(prepared, NumericReference)

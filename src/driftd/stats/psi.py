@@ -8,7 +8,7 @@ from scipy.special import chdtrc
 
 from driftd.stats.grid import as_counts, count_pair
 
-__all__ = ["bootstrap_pvalue", "psi", "psi_null_distribution", "psi_pvalue"]
+__all__ = ["bootstrap_pvalue", "psi", "psi_null_distribution", "psi_pvalue", "psi_rows"]
 
 DEFAULT_EPSILON = 1e-4
 
@@ -18,7 +18,7 @@ def _check_epsilon(epsilon: float) -> None:
         raise ValueError("epsilon must be in (0, 1)")
 
 
-def _psi_rows(
+def psi_rows(
     ref: NDArray[np.float64], cur: NDArray[np.float64], epsilon: float
 ) -> NDArray[np.float64]:
     """PSI along the last axis of count arrays whose totals are positive."""
@@ -66,7 +66,7 @@ def psi(ref_counts: ArrayLike, cur_counts: ArrayLike, *, epsilon: float = DEFAUL
     ref, cur = count_pair(ref_counts, cur_counts)
     if ref.sum() <= 0 or cur.sum() <= 0:
         raise ValueError("ref_counts and cur_counts must have positive totals")
-    return float(_psi_rows(ref, cur, epsilon))
+    return float(psi_rows(ref, cur, epsilon))
 
 
 def psi_pvalue(value: float, *, n_bins: int, n_ref: float, n_cur: float) -> float:
@@ -164,7 +164,7 @@ def psi_null_distribution(
     p_ref = ref / total
     ref_draws = rng.multinomial(size_ref, p_ref, size=resamples).astype(np.float64)
     cur_draws = rng.multinomial(n_cur, p_ref, size=resamples).astype(np.float64)
-    return np.sort(_psi_rows(ref_draws, cur_draws, epsilon))
+    return np.sort(psi_rows(ref_draws, cur_draws, epsilon))
 
 
 def bootstrap_pvalue(value: float, null: ArrayLike) -> float:

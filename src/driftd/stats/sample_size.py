@@ -19,6 +19,9 @@ Null distributions used (``B`` = bins filled in the reference, ``dof = B - 1``):
 
 - PSI: ``n_eff * PSI ~ chi2(dof)`` (its second-order expansion is Pearson's statistic).
 - Jensen-Shannon distance ``d`` in bits: ``8 ln(2) n_eff d^2 ~ chi2(dof)``.
+  Both tails are heavier than the chi-square's in sparse bins (rare categories, small
+  windows: 7% instead of 5% for JS on 30 Zipf categories), so :func:`bins_min_events`
+  refines these sizes on the simulated null of the statistic at the size found.
 - KS: ``sqrt(n_eff) D ~ Kolmogorov``.
 - Wasserstein-1: ``sqrt(n_eff) W1 ~ integral |B(F(x))| dx`` for a Brownian bridge ``B``,
   bounded above through Borell-TIS by ``S (sqrt(2/pi) + sqrt(2 ln(1/alpha)))`` with
@@ -31,13 +34,18 @@ Null distributions used (``B`` = bins filled in the reference, ``dof = B - 1``):
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
-from scipy.special import chdtrc, chdtri, kolmogi
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import chdtrc, chdtri, kolmogi, rel_entr
 from scipy.stats import binom
 
-__all__ = ["chi2_min_events", "js_min_events", "ks_min_events", "missing_min_events",
-           "psi_min_events", "wasserstein_min_events", "window_size"]
+from driftd.stats.grid import as_counts
+from driftd.stats.psi import DEFAULT_EPSILON, psi_rows
+
+__all__ = ["bins_min_events", "chi2_min_events", "js_min_events", "ks_min_events",
+           "missing_min_events", "psi_min_events", "wasserstein_min_events", "window_size"]
 
 _EXACT_MISSING_UP_TO = 2_000  # effective sizes scanned with the exact binomial
 
@@ -191,3 +199,94 @@ def missing_min_events(threshold: float, *, share: float, alpha: float,
     z_squared = float(chdtri(1, alpha))  # the two-sided normal quantile, squared
     n_eff = z_squared * share * (1.0 - share) / threshold ** 2
     return window_size(max(n_eff, float(_EXACT_MISSING_UP_TO)), n_ref)
+
+
+def _js_rows(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Jensen-Shannon distance (base 2) along the last axis of count arrays."""
+    p = ref / ref.sum(axis=-1, keepdims=True)
+    q = cur / cur.sum(axis=-1, keepdims=True)
+    m = (p + q) / 2.0
+    divergence = (rel_entr(p, m).sum(axis=-1) + rel_entr(q, m).sum(axis=-1)) / math.log(2.0)
+    result: NDArray[np.float64] = np.sqrt(np.maximum(divergence, 0.0) / 2.0)
+    return result
+
+
+def _three_moment_quantile(values: NDArray[np.float64], alpha: float) -> float | None:
+    """Upper ``alpha`` quantile of ``a + c chi2(k)`` matched to the sample's mean,
+    variance and skewness (Pearson's three-moment approximation; two moments when the
+    sample is not right-skewed). None for a degenerate sample."""
+    mean, variance = float(values.mean()), float(values.var())
+    if not (mean > 0 and variance > 0):
+        return None
+    skew = float(np.mean((values - mean) ** 3)) / variance ** 1.5
+    if skew <= 0:
+        factor, k = variance / (2.0 * mean), 2.0 * mean * mean / variance
+        return factor * float(chdtri(k, alpha))
+    k = 8.0 / skew ** 2
+    factor = math.sqrt(variance / (2.0 * k))
+    return float(mean - factor * k + factor * float(chdtri(k, alpha)))
+
+
+def bins_min_events(
+    statistic: Literal["psi", "js"], threshold: float, *, ref_counts: ArrayLike,
+    alpha: float, resamples: int = 2000, seed: int = 0, epsilon: float = DEFAULT_EPSILON,
+) -> float:
+    """The size PSI or JS needs on these bins, on the statistic's simulated null.
+
+    Starts from :func:`psi_min_events` / :func:`js_min_events` and refines: at the size
+    ``n`` found, ``resamples`` pairs of reference and window counts are drawn from the
+    reference's shares (both multinomial, at the reference's and at ``n`` events), the
+    scaled statistic (``n_eff PSI``, ``8 ln(2) n_eff d^2``) is matched to ``a + c chi2(k)``
+    by its mean, variance and skewness, and the size is solved again with that
+    distribution's upper
+    ``alpha`` quantile, until it moves by less than 2% (at most 6 rounds; the largest
+    size met in the last two is returned, the conservative side). Deterministic for a
+    ``seed``.
+
+    Examples
+    --------
+    Four equal bins barely move it; thirty Zipf-distributed categories add 7%:
+
+    >>> js_min_events(0.1, dof=3, alpha=0.001, n_ref=20_000)
+    298
+    >>> bins_min_events("js", 0.1, ref_counts=[5000] * 4, alpha=0.001)
+    302
+    >>> zipf = (20_000 / np.arange(1, 31)).round()
+    >>> js_min_events(0.1, dof=29, alpha=0.001, n_ref=zipf.sum())
+    1066
+    >>> bins_min_events("js", 0.1, ref_counts=zipf, alpha=0.001)
+    1145
+    """
+    _check(threshold, alpha)
+    ref = as_counts(ref_counts, "ref_counts")
+    n_ref = float(ref.sum())
+    if n_ref <= 0:
+        raise ValueError("ref_counts must have a positive total")
+    dof = int(np.count_nonzero(ref)) - 1
+    if statistic == "psi":
+        size, scale = psi_min_events(threshold, dof=dof, alpha=alpha, n_ref=n_ref), threshold
+    elif statistic == "js":
+        size = js_min_events(threshold, dof=dof, alpha=alpha, n_ref=n_ref)
+        scale = 8.0 * math.log(2.0) * threshold ** 2
+    else:
+        raise ValueError("statistic must be 'psi' or 'js'")
+    if dof < 1 or not math.isfinite(size):
+        return size
+    rng = np.random.default_rng(seed)
+    shares = ref / n_ref
+    references = rng.multinomial(int(round(n_ref)), shares, size=resamples).astype(np.float64)
+    previous = size
+    for _ in range(6):
+        windows = rng.multinomial(int(size), shares, size=resamples).astype(np.float64)
+        values = (psi_rows(references, windows, epsilon) if statistic == "psi"
+                  else _js_rows(references, windows) ** 2)
+        n_eff = 1.0 / (1.0 / size + 1.0 / n_ref)
+        scaled = n_eff * values * (1.0 if statistic == "psi" else scale / threshold ** 2)
+        quantile = _three_moment_quantile(scaled, alpha)
+        if quantile is None:
+            return size
+        refined = window_size(quantile / scale, n_ref)
+        if not math.isfinite(refined) or abs(refined - size) <= 0.02 * size:
+            return max(size, refined)
+        previous, size = size, refined
+    return max(previous, size)
