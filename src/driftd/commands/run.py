@@ -71,7 +71,8 @@ def build_sources(config: Config) -> list[Source]:
     for spec in config.sources:
         if isinstance(spec, JsonlSourceConfig):
             sources.append(JsonlSource(spec.path, stream=spec.stream,
-                                       batch_size=spec.batch_size))
+                                       batch_size=spec.batch_size, follow=spec.follow,
+                                       max_line_bytes=config.ingest.max_message_bytes))
         elif isinstance(spec, FileSourceConfig):
             sources.append(FileSource(spec))
         elif isinstance(spec, KafkaSourceConfig):

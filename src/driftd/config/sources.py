@@ -22,13 +22,27 @@ class EventFields(_Frozen):
 
 
 class JsonlSourceConfig(_Frozen):
-    """Replay of JSON lines from a file, or stdin when ``path`` is ``-``."""
+    """JSON lines from a file, or stdin when ``path`` is ``-``, ingested as they come."""
 
     type: Literal["jsonl"] = "jsonl"
     path: str
     stream: Stream = "predictions"
-    batch_size: int = Field(default=5000, gt=0, le=1_000_000)
+    batch_size: int = Field(
+        default=5000, gt=0, le=1_000_000,
+        description="At most this many lines per batch; a poll never waits for a full one.")
     fields: EventFields = EventFields()
+    follow: bool = Field(
+        default=False,
+        description="Read on as the file grows, like tail -F (a truncated file is read "
+        "again from its start, a replaced one from the new file's start); a restart "
+        "resumes after the last line ingested. Files only, not stdin.")
+
+    @model_validator(mode="after")
+    def _follows_a_file(self) -> JsonlSourceConfig:
+        if self.follow and self.path == "-":
+            raise ValueError("follow reads a file as it grows; stdin (path \"-\") is "
+                             "always read as it comes")
+        return self
 
 
 class FileSourceConfig(_Frozen):
