@@ -33,12 +33,28 @@ BATCH = 5_000
 
 
 def baseline_decoder(revision: str) -> Any:
-    source = subprocess.run(["git", "show", f"{revision}:src/driftd/events.py"], cwd=REPO,
-                            check=True, capture_output=True, text=True).stdout
+    """The revision's ``events.py``, with that revision's ``values.py`` as its
+    ``values`` (the two changed together when field paths came)."""
+    values = _module(revision, "values")
+    source = _source(revision, "events").replace("from driftd import values\n", "")
     module = types.ModuleType("baseline_events")
+    module.__dict__["values"] = values
     sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, f"{revision}:events.py", "exec"), module.__dict__)  # noqa: S102
     return module.Decoder
+
+
+def _source(revision: str, name: str) -> str:
+    return subprocess.run(["git", "show", f"{revision}:src/driftd/{name}.py"], cwd=REPO,
+                          check=True, capture_output=True, text=True).stdout
+
+
+def _module(revision: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(f"baseline_{name}")
+    sys.modules[module.__name__] = module
+    exec(compile(_source(revision, name), f"{revision}:{name}.py", "exec"),  # noqa: S102
+         module.__dict__)
+    return module
 
 
 def batches(rows: int, *, arrays: bool) -> list[list[bytes]]:

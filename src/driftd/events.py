@@ -1,7 +1,8 @@
 """Decoding and validation of events into columnar batches (the ingest hot path).
 
 A batch of raw messages is parsed message by message within bounds (``messages.py``),
-grouped by model, and each configured column is pulled out as one array (``values.py``):
+grouped by model, and each configured column is pulled out at its field path
+(``paths.py``, parsed once when the decoder is made) as one array (``values.py``):
 numbers as float64 (NaN = missing), categories as a list of strings (None = missing).
 Every event that cannot be used is counted under one reason from ``REASONS`` and
 reported with its origin; nothing a message holds stops the batch or costs the other
@@ -15,7 +16,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import orjson
 from driftd import values
 from driftd.config import ColumnConfig, EventFields
 from driftd.messages import MessageLimits, parse_messages
+from driftd.paths import BROKEN, Cache, FieldPath, parse_path
 
 REASONS = (
     "oversized",
@@ -128,8 +129,11 @@ class Decoder:
         time_bounds: TimeBounds | None = None,
         timezone: tzinfo | None = None,
     ) -> None:
-        self._columns = {model: tuple(cols) for model, cols in columns.items()}
-        self._fields = fields or EventFields()
+        self._columns = {model: tuple((column, column.field_path()) for column in cols)
+                         for model, cols in columns.items()}
+        envelope = fields or EventFields()
+        self._model, self._id, self._ts = (FieldPath(parse_path(text)) for text in
+                                           (envelope.model, envelope.id, envelope.ts))
         self._strict = frozenset(strict_non_finite)
         self._default_model = default_model
         self._limits = limits or MessageLimits()
@@ -192,27 +196,33 @@ class Decoder:
     def _group(
         self, objects: Sequence[Any], origins: Sequence[str], batch: DecodedBatch
     ) -> dict[str, Sequence[int]]:
-        key, count = self._fields.model, len(objects)
+        path, default = self._model, self._default_model
         if set(map(type, objects)) == {dict}:  # fast path: one configured model
-            names = list(map(dict.get, objects, repeat(key, count),
-                             repeat(self._default_model, count)))
-            if set(map(type, names)) == {str} and len(models := set(names)) == 1 \
-                    and (only := models.pop()) in self._columns:
-                return {only: range(count)}
+            names, broken = path.extract(objects)
+            if default is not None and None in names:
+                names = [default if name is None else name for name in names]
+            if not broken and set(map(type, names)) == {str} \
+                    and len(models := set(names)) == 1 and (only := models.pop()) in self._columns:
+                return {only: range(len(objects))}
         groups: dict[str, list[int]] = {}
         for index, obj in enumerate(objects):
             if type(obj) is not dict:
                 self._reject_object(batch, index, origins, obj, "not_an_object",
                                     f"a JSON {type(obj).__name__}, not an object")
                 continue
-            model = obj.get(key, self._default_model)
+            model = path.get(obj)
+            model = default if model is None else model
             if type(model) is str and model in self._columns:
                 groups.setdefault(model, []).append(index)
             elif model is None:
-                self._reject_object(batch, index, origins, obj, "missing_model", f"no {key}")
+                self._reject_object(batch, index, origins, obj, "missing_model",
+                                    f"no value at {path.text}")
+            elif model is BROKEN:
+                self._reject_object(batch, index, origins, obj, "wrong_type",
+                                    f"{path.text}: {path.problem(obj)}")
             elif type(model) is not str:
                 self._reject_object(batch, index, origins, obj, "wrong_type",
-                                    f"{key}: expected a string, got {values.kind(model)}")
+                                    f"{path.text}: expected a string, got {values.kind(model)}")
             else:
                 self._reject_object(batch, index, origins, obj, "unknown_model",
                                     values.clip(model, 100))
@@ -228,14 +238,14 @@ class Decoder:
         self, model: str, rows: Sequence[dict[str, Any]], now: float, reject: _Rejector
     ) -> ModelBatch:
         valid = reject.valid
-        outer: dict[str, list[Any]] = {}  # e.g. each row's "features" object, fetched once
-        timestamps = values.timestamps(values.extract(rows, (self._fields.ts,)), now, reject,
-                                       self._zone)
+        levels: Cache = {}  # e.g. each row's "features" object, fetched once
+        timestamps = values.timestamps(_read(self._ts, rows, reject, self._ts.text), now,
+                                       reject, self._zone, self._ts.text)
         self._check_time_bounds(timestamps, now, reject)
         numeric: dict[str, npt.NDArray[np.float64]] = {}
         categorical: dict[str, list[str | None]] = {}
-        for column in self._columns[model]:
-            found = values.extract(rows, column.event_path, column.name, outer)
+        for column, path in self._columns[model]:
+            found = _read(path, rows, reject, column.name, levels)
             if column.kind == "numeric":
                 array = values.numbers(found, column.name, reject)
                 if model in self._strict:
@@ -243,7 +253,7 @@ class Decoder:
                 numeric[column.name] = array
             else:
                 categorical[column.name] = values.categories(found, column.name, reject)
-        ids = values.ids(values.extract(rows, (self._fields.id,)), reject)
+        ids = values.ids(_read(self._id, rows, reject, self._id.text), reject, self._id.text)
         if valid.all():
             return ModelBatch(model, timestamps, ids, numeric, categorical)
         keep = np.flatnonzero(valid)
@@ -300,6 +310,17 @@ class _Payloads:
             self._events = Counter(self._sources)
         source = self._sources[index]
         return bytes(self._messages[source]) if self._events[source] == 1 else None
+
+
+def _read(path: FieldPath, rows: Sequence[dict[str, Any]], reject: _Rejector, name: str,
+          levels: Cache | None = None) -> list[Any]:
+    """The values at ``path``; an event where the path runs into something that is no
+    object or list is rejected (``wrong_type``), naming where (its value is None)."""
+    found, broken = path.extract(rows, levels)
+    for row in broken:
+        where = "" if name == path.text else f" at {path.text}"
+        reject(row, "wrong_type", f"{name}{where}: {path.problem(rows[row])}")
+    return found
 
 
 def _payload(value: Any) -> bytes:

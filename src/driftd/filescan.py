@@ -159,7 +159,8 @@ def column_kinds(columns: Sequence[ColumnConfig]) -> dict[str, str]:
     for column in columns:
         if column.role == "label" and column.kind == "categorical":
             continue
-        for name in (column.event_path[-1], column.name):
+        last = column.event_path[-1]
+        for name in (last if isinstance(last, str) else column.name, column.name):
             kinds.setdefault(name, column.kind)
     return kinds
 

@@ -1,16 +1,15 @@
 """Typed columns out of decoded JSON events: numbers, categories, timestamps and ids.
 
-Each function takes the values of one field for a batch of events and a ``reject``
-callback; a value of the wrong kind rejects its event by reason, whatever it holds, and
-never raises.
+Each function takes the values of one field for a batch of events (read at its path by
+``driftd.paths``) and a ``reject`` callback; a value of the wrong kind rejects its event
+by reason, whatever it holds, and never raises.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, tzinfo
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -23,58 +22,6 @@ _CATEGORY_TYPES = frozenset({str, type(None)})
 _ID_TYPES = frozenset({str, int, type(None)})
 # Epoch seconds beyond this are no time at all (year 33658): pane arithmetic stays exact.
 MAX_ABS_TIMESTAMP = 1e12
-
-
-def extract(
-    rows: Sequence[dict[str, Any]], path: tuple[str, ...], name: str = "",
-    outer: dict[str, list[Any]] | None = None,
-) -> list[Any]:
-    """Values at ``path``; records without it (flat files) are read at the column name.
-
-    ``outer`` caches the first level of two-part paths across the columns of a batch.
-
-    >>> extract([{"f": {"a": 1}}, {"f": 2}, {"a": 3}], ("f", "a"), "a")
-    [1, <missing path>, 3]
-    """
-    count = len(rows)
-    if len(path) == 1:
-        key = path[0]
-        if key == name or not name:
-            return list(map(dict.get, rows, repeat(key, count)))
-        return [row[key] if key in row else row.get(name) for row in rows]
-    if len(path) == 2:
-        first, inner = path
-        cache = {} if outer is None else outer
-        if first not in cache:
-            cache[first] = [row.get(first, row) for row in rows]
-        try:
-            return list(map(dict.get, cache[first], repeat(inner, count)))
-        except TypeError:  # some row's first level is not an object
-            pass
-    return [_walk(row, path) for row in rows]
-
-
-class _MissingPath:
-    """A path that runs into something other than an object (e.g. ``features: 7``)."""
-
-    def __repr__(self) -> str:
-        return "<missing path>"
-
-
-BAD_PATH = _MissingPath()
-
-
-def _walk(row: dict[str, Any], path: tuple[str, ...]) -> Any:
-    if len(path) == 2 and path[0] not in row:
-        return row.get(path[1])  # flat record: the column at top level
-    node: Any = row
-    for key in path:
-        if node is None:
-            return None
-        if not isinstance(node, dict):
-            return BAD_PATH
-        node = node.get(key)
-    return node
 
 
 def numbers(values: list[Any], column: str, reject: Reject) -> npt.NDArray[np.float64]:
@@ -134,21 +81,25 @@ def category_key(value: Any) -> str | None:
     return None
 
 
-def ids(values: list[Any], reject: Reject) -> list[Any]:
-    """Event ids: strings or integers (None = no id); anything else rejects the event."""
+def ids(values: list[Any], reject: Reject, field: str = "id") -> list[Any]:
+    """Event ids: strings or integers (None = no id); anything else rejects the event.
+    ``field`` (the path read) names it in the rejection."""
     if set(map(type, values)) <= _ID_TYPES:
         return values
     for row, value in enumerate(values):
         if type(value) not in _ID_TYPES:
-            reject(row, "wrong_type", f"id: expected a string or an integer, got {kind(value)}")
+            reject(row, "wrong_type",
+                   f"{field}: expected a string or an integer, got {kind(value)}")
     return values
 
 
 def timestamps(
-    values: list[Any], now: float, reject: Reject, zone: tzinfo | None = None
+    values: list[Any], now: float, reject: Reject, zone: tzinfo | None = None,
+    field: str = "ts",
 ) -> npt.NDArray[np.float64]:
     """Epoch seconds from numbers, RFC 3339 strings or datetimes; a missing ``ts`` means
-    ``now``. A time without a UTC offset is read in ``zone``, and rejected without one."""
+    ``now``. A time without a UTC offset is read in ``zone``, and rejected without one;
+    ``field`` (the path read) names it in the rejection."""
     if set(map(type, values)) <= {float, int}:
         try:
             array = np.array(values, dtype=np.float64)
@@ -161,7 +112,7 @@ def timestamps(
     for row, value in enumerate(values):
         parsed = _timestamp(value, zone)
         if parsed is None and value is not None:
-            reject(row, "invalid_timestamp", _timestamp_problem(value))
+            reject(row, "invalid_timestamp", _timestamp_problem(value, field))
         elif parsed is not None:
             array[row] = parsed
     return array
@@ -195,7 +146,7 @@ def _timestamp(value: Any, zone: tzinfo | None) -> float | None:
         return None
 
 
-def _timestamp_problem(value: Any) -> str:
+def _timestamp_problem(value: Any, field: str) -> str:
     """The detail of a rejected ``ts``: how to fix a time without an offset."""
     if isinstance(value, str):
         try:
@@ -205,9 +156,9 @@ def _timestamp_problem(value: Any) -> str:
     else:
         naive = isinstance(value, datetime) and value.tzinfo is None
     if naive:
-        return (f"ts: naive timestamp {clip(str(value), 40)!r} has no UTC offset; add one "
-                "or set ingest.timezone")
-    return f"ts: {clip(value, 40)}{_unit_hint(value)}"
+        return (f"{field}: naive timestamp {clip(str(value), 40)!r} has no UTC offset; "
+                "add one or set ingest.timezone")
+    return f"{field}: {clip(value, 40)}{_unit_hint(value)}"
 
 
 def _unit_hint(value: Any) -> str:
@@ -221,7 +172,7 @@ def _is_nan(value: Any) -> bool:
 
 
 def kind(value: Any) -> str:
-    return "a missing path" if value is BAD_PATH else type(value).__name__
+    return type(value).__name__
 
 
 def clip(value: Any, limit: int) -> str:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from driftd.paths import parse_path
 from driftd.timezones import parse_timezone
 
 
@@ -29,3 +30,13 @@ def _known_timezone(value: str) -> str:
 
 # An IANA zone name (Europe/Berlin) or a fixed offset (+02:00), checked when loaded.
 TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
+
+
+def _known_path(value: str) -> str:
+    parse_path(value)  # raises ValueError saying what is wrong
+    return value
+
+
+# A field path in an event (``data.model``, ``inputs[0].data[3]``, ``/inputs/0``), parsed
+# when loaded (driftd.paths).
+FieldPathText = Annotated[str, AfterValidator(_known_path)]

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from driftd.config.alerts import ModelAlertsConfig
-from driftd.config.base import _Frozen, _require_unique
+from driftd.config.base import FieldPathText, _Frozen, _require_unique
 from driftd.config.windows import CountWindowConfig, TimeWindowConfig, WindowConfig
+from driftd.paths import FieldPath, Step, parse_path
 from driftd.values import category_key
 
 ColumnKind = Literal["numeric", "categorical"]
@@ -89,29 +90,33 @@ class ColumnConfig(_Frozen):
     name: str = Field(min_length=1, max_length=200)
     kind: ColumnKind
     role: Role = "input"
-    path: str | None = Field(
+    path: FieldPathText | None = Field(
         default=None,
-        description="Dotted path in the event; default features.<name> for inputs, "
+        description="Field path in the event (features.amount, inputs[0].data[3], or a "
+        "JSON Pointer /inputs/0/data/3); default features.<name> for inputs, "
         "'prediction' for the prediction and 'label' for the label.",
     )
     tests: TestsOverride = TestsOverride()
 
     @property
-    def event_path(self) -> tuple[str, ...]:
+    def event_path(self) -> tuple[Step, ...]:
+        """The steps of ``path`` (keys and list indices), or of the default path."""
         if self.path is not None:
-            return tuple(self.path.split("."))
+            return parse_path(self.path)
         if self.role == "prediction":
             return ("prediction",)
         if self.role == "label":
             return ("label",)
         return ("features", self.name)
 
-    @field_validator("path")
-    @classmethod
-    def _path_has_no_empty_parts(cls, value: str | None) -> str | None:
-        if value is not None and any(part == "" for part in value.split(".")):
-            raise ValueError("path must be dot-separated names, e.g. features.amount")
-        return value
+    def field_path(self) -> FieldPath:
+        """The reader of this column; a record without the path's first key (a flat
+        row) holds it at the top level, under the path's last key, or the column's name
+        when the path has one step or ends in an index."""
+        steps = self.event_path
+        last = steps[-1]
+        flat = last if len(steps) > 1 and isinstance(last, str) else self.name
+        return FieldPath(steps, flat=flat)
 
 
 PERFORMANCE_METRICS = {

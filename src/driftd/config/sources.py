@@ -7,18 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from driftd.config.base import TimeZoneName, _Frozen, _require_unique
+from driftd.config.base import FieldPathText, TimeZoneName, _Frozen, _require_unique
 from driftd.datafile import FORMATS
 
 Stream = Literal["features", "predictions", "outcomes"]
 
 
 class EventFields(_Frozen):
-    """Where the envelope fields sit in an event (dotted paths)."""
+    """Where the envelope fields sit in an event: field paths (``data.model``,
+    ``inputs[0].id``, or a JSON Pointer ``/data/model``; see ``driftd.paths``)."""
 
-    model: str = "model"
-    id: str = "id"
-    ts: str = "ts"
+    model: FieldPathText = "model"
+    id: FieldPathText = "id"
+    ts: FieldPathText = "ts"
 
 
 class JsonlSourceConfig(_Frozen):

@@ -14,6 +14,7 @@ import orjson
 
 from driftd.config import FileSourceConfig
 from driftd.datafile import Chunk, read_chunks
+from driftd.paths import parse_path
 from driftd.sources.base import RawBatch, ReadOnce
 
 
@@ -34,8 +35,8 @@ class FileSource(ReadOnce):
         self._format = config.file_format
         self.stream = config.stream
         self._batch_size = config.batch_size
-        ts = config.fields.ts
-        self._epoch_columns = (ts,) if "." not in ts else ()
+        ts = parse_path(config.fields.ts)
+        self._epoch_columns = (str(ts[0]),) if len(ts) == 1 else ()
         self._chunks: Generator[Chunk, None, None] | None = None
         self._chunk = Chunk()  # read from the file; handed out up to the cursor
         self._cursor = 0
