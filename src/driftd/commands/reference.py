@@ -59,6 +59,9 @@ def register(commands: Any) -> None:
                        "multiclass when --scores are given)")
     build.add_argument("--positive-label", help="binary: the label value of the positive "
                        "class (default: 1, true or yes)")
+    build.add_argument("--predicted-label", help="binary or multiclass: categorical "
+                       "column with the model's own predicted class, used instead of "
+                       "--threshold (or the highest of --scores) for the baseline")
     build.add_argument("--threshold", type=float,
                        help="binary: score at or above which the model predicts positive "
                        "(default 0.5)")
@@ -82,6 +85,9 @@ def columns_from_flags(args: argparse.Namespace,
     columns += [ColumnConfig(name=n, kind="categorical") for n in _names(args.categorical)]
     for name in ([args.prediction] if args.prediction else []) + _names(args.scores):
         columns.append(ColumnConfig(name=name, kind="numeric", role="prediction", path=name))
+    if args.predicted_label:
+        columns.append(ColumnConfig(name=args.predicted_label, kind="categorical",
+                                    role="prediction", path=args.predicted_label))
     if args.label:
         kind: ColumnKind = "numeric" if task == "regression" else "categorical"
         columns.append(ColumnConfig(name=args.label, kind=kind, role="label",
@@ -157,6 +163,8 @@ def performance_from_flags(args: argparse.Namespace) -> PerformanceConfig | None
             settings["positive_label"] = positive
     if args.threshold is not None:
         settings["threshold"] = args.threshold
+    if args.predicted_label:
+        settings["predicted_label"] = args.predicted_label
     try:
         return PerformanceConfig.model_validate({"task": task, "label": args.label, **settings})
     except ValidationError as error:

@@ -149,6 +149,13 @@ class PerformanceConfig(_Frozen):
     numeric prediction column per class, in the same order (the model's class
     probabilities); the predicted class is the one with the highest score (the first
     on ties). An outcome whose label is not one of ``classes`` counts for nothing.
+    ``predicted_label`` (binary and multiclass): a categorical role-prediction column
+    holding the model's own predicted class; the confusion counts (and the label-free
+    estimate's decisions) then use it instead of the threshold or the highest score,
+    while the scores stay for AUC, log-loss and the estimate's probabilities. Binary:
+    predicted positive when it equals ``positive_label``; multiclass: its class in
+    ``classes``. A prediction without one (or, multiclass, with a value that is none of
+    ``classes``) counts for nothing.
     """
 
     task: Literal["binary", "regression", "multiclass"]
@@ -161,6 +168,11 @@ class PerformanceConfig(_Frozen):
     scores: tuple[str, ...] = Field(
         default=(), description="multiclass: one numeric role-prediction column per class, "
         "in the order of classes (the class probabilities)")
+    predicted_label: str | None = Field(
+        default=None, min_length=1,
+        description="binary and multiclass: a categorical role-prediction column with the "
+        "model's own predicted class, used instead of the threshold (binary) or the "
+        "highest score (multiclass)")
     positive_label: str = "1"
     threshold: float = Field(default=0.5, ge=0, le=1)
     label_ttl_seconds: float = Field(
@@ -185,6 +197,11 @@ class PerformanceConfig(_Frozen):
 
     @model_validator(mode="after")
     def _task_has_its_fields(self) -> PerformanceConfig:
+        if self.predicted_label is not None and self.task == "regression":
+            raise ValueError("predicted_label: only for tasks 'binary' and 'multiclass'")
+        if self.predicted_label is not None and "threshold" in self.model_fields_set:
+            raise ValueError("threshold: not used with predicted_label (the model's own "
+                             "label decides); remove one")
         if self.task != "multiclass":
             if self.prediction is None:
                 raise ValueError(f"prediction: required for task {self.task!r}")
@@ -285,6 +302,11 @@ class ModelConfig(_Frozen):
                     or prediction.kind != "numeric"):
                 raise ValueError(f"performance.{field_name}: {name!r} must be a numeric "
                                  "column with role prediction")
+        said = columns.get(perf.predicted_label or "")
+        if perf.predicted_label is not None and (
+                said is None or said.role != "prediction" or said.kind != "categorical"):
+            raise ValueError(f"performance.predicted_label: {perf.predicted_label!r} must be "
+                             "a categorical column with role prediction")
         label = columns.get(perf.label)
         wanted = "numeric" if perf.task == "regression" else "categorical"
         if label is None or label.role != "label" or label.kind != wanted:

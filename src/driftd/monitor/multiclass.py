@@ -5,7 +5,8 @@ A multiclass model's run of the pane vector (see ``PerformanceSlots``) holds, af
 predictions, labeled and delay sum, the K x K confusion counts (true class i, predicted
 j, at ``i * K + j``), then the K x K expected confusion of the label-free estimate. A
 prediction's class is the one with the highest score (the first on ties); it is what the
-label join keeps, as a class index, until the outcome arrives.
+label join keeps, as a class index, until the outcome arrives. With ``predicted_label``
+the model's own label is the prediction's class instead.
 """
 
 from __future__ import annotations
@@ -65,18 +66,22 @@ class MulticlassSums:
         self.end = self.expected + k * k
 
     def prediction_terms(self, rows: FloatArray, scores: FloatArray,
-                         calibrate: Calibrate | None = None) -> None:
+                         calibrate: Calibrate | None = None,
+                         said: FloatArray | None = None) -> None:
         """Write each prediction's count and expected-confusion terms into ``rows``; the
-        terms read the ``calibrate``d probabilities, the prediction stays the model's."""
+        terms read the ``calibrate``d probabilities, the prediction stays the model's:
+        the highest score, or ``said`` (the class index of its own label, NaN: none)."""
         p, usable = probabilities(scores)
+        if said is not None:
+            usable &= np.isfinite(said)
         rows[:, 0] = usable
         if not usable.any():
             return
         p = p[usable]
-        said = p.argmax(axis=1)
+        decided = p.argmax(axis=1) if said is None else said[usable].astype(np.int64)
         if calibrate is not None:
             p = calibrate(p)
-        rows[usable, self.expected:self.end] = expected_confusion_rows(p, said)
+        rows[usable, self.expected:self.end] = expected_confusion_rows(p, decided)
 
     def outcome_terms(self, rows: FloatArray, usable: npt.NDArray[np.bool_],
                       predicted: FloatArray, actual: FloatArray) -> None:

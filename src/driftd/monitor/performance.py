@@ -83,10 +83,39 @@ class PerformanceResult:
 
 def prediction_values(config: PerformanceConfig, batch: ModelBatch) -> FloatArray:
     """What the label join keeps of each prediction: its score (binary), its value
-    (regression), the index of its predicted class (multiclass; NaN when unusable)."""
+    (regression), the index of its predicted class (multiclass; NaN when unusable).
+
+    With ``predicted_label``, multiclass keeps the index of the model's label; binary
+    keeps the score and the model's decision in one float, losslessly (the join stores
+    one): the score when predicted negative, minus the score when predicted positive
+    (-inf for a score of 0, as SQLite drops the sign of -0.0), NaN without a label."""
     if config.task == "multiclass":
+        if config.predicted_label is not None:
+            return class_indices(config, batch.categorical[config.predicted_label])
         return predicted_classes(score_matrix(config, batch))
-    return batch.numeric[config.prediction or ""]
+    scores = batch.numeric[config.prediction or ""]
+    said = predicted_positive(config, batch)
+    if said is None:
+        return scores
+    with np.errstate(invalid="ignore"):
+        negated = np.where(scores > 0, -scores, -np.inf)
+    return np.where(np.isnan(said), math.nan, np.where(said > 0.5, negated, scores))
+
+
+def predicted_positive(config: PerformanceConfig, batch: ModelBatch) -> FloatArray | None:
+    """Binary with ``predicted_label``: 1.0 where the model's label is the positive one,
+    0.0 where it is another, NaN where it is missing; None without ``predicted_label``."""
+    if config.task != "binary" or config.predicted_label is None:
+        return None
+    return np.array([math.nan if v is None else float(v == config.positive_label)
+                     for v in batch.categorical[config.predicted_label]], dtype=np.float64)
+
+
+def _decode_said(value: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The score and the decision (1.0, 0.0, NaN) of ``prediction_values``' floats."""
+    said = np.where(np.isnan(value), math.nan, (value < 0).astype(np.float64))
+    score = np.where(np.isneginf(value), 0.0, np.abs(value))
+    return score, said
 
 
 def outcome_values(config: PerformanceConfig, batch: ModelBatch) -> FloatArray:
@@ -143,25 +172,35 @@ class PerformanceSlots:
     def batch_rows(self, batch: ModelBatch) -> FloatArray:
         """Per-prediction contributions of a batch (see :meth:`prediction_rows`)."""
         if self.multiclass is None:
-            return self.prediction_rows(batch.numeric[self.config.prediction or ""])
+            return self.prediction_rows(batch.numeric[self.config.prediction or ""],
+                                        predicted_positive(self.config, batch))
         rows = np.zeros((len(batch), self.size))
         calibration = self.calibration
         calibrate = (calibration.apply if calibration is not None and calibration.multiclass
                      else None)
-        self.multiclass.prediction_terms(rows, score_matrix(self.config, batch), calibrate)
+        said = (prediction_values(self.config, batch)
+                if self.config.predicted_label is not None else None)
+        self.multiclass.prediction_terms(rows, score_matrix(self.config, batch), calibrate,
+                                         said)
         return rows
 
-    def prediction_rows(self, scores: FloatArray) -> FloatArray:
-        """Per-prediction contributions: the count and (binary) expected-confusion terms."""
+    def prediction_rows(self, scores: FloatArray, said: FloatArray | None = None) -> FloatArray:
+        """Per-prediction contributions: the count and (binary) expected-confusion terms.
+        ``said``: the model's own decisions (see ``predicted_positive``), else the
+        threshold's."""
         rows = np.zeros((scores.shape[0], self.size))
         present = np.isfinite(scores)
         if self.binary:
             present &= (scores >= 0) & (scores <= 1)
+            if said is not None:
+                present &= np.isfinite(said)
         rows[:, 0] = present
         if self.binary:
             p = np.where(present, scores, 0.0)
-            # The model decided on its raw score; the estimate reads the calibrated one.
-            positive = (p >= self.config.threshold) & present
+            # The model decided on its raw score (or said so); the estimate reads the
+            # calibrated one.
+            decided = p >= self.config.threshold if said is None else said > 0.5
+            positive = decided & present
             negative = ~positive & present
             if self.calibration is not None and not self.calibration.multiclass:
                 p = self.calibration.apply(p)
@@ -176,9 +215,15 @@ class PerformanceSlots:
 
     def outcome_rows(self, predicted: FloatArray, actual: FloatArray,
                      delays: FloatArray) -> FloatArray:
-        """Per-joined-pair contributions; pairs with an unusable value add nothing."""
+        """Per-joined-pair contributions; pairs with an unusable value add nothing.
+        ``predicted`` holds what ``prediction_values`` gives."""
         rows = np.zeros((predicted.shape[0], self.size))
+        said: FloatArray | None = None
+        if self.binary and self.config.predicted_label is not None:
+            predicted, said = _decode_said(predicted)
         usable = np.isfinite(predicted) & np.isfinite(actual)
+        if said is not None:
+            usable &= np.isfinite(said)
         if self.binary:
             usable &= (predicted >= 0) & (predicted <= 1)
         rows[:, 1] = usable
@@ -188,14 +233,16 @@ class PerformanceSlots:
         if self.multiclass is not None:
             self.multiclass.outcome_terms(rows, usable, p, y)
         elif self.binary:
-            self._binary_outcomes(rows, usable, p, y > 0.5)
+            self._binary_outcomes(rows, usable, p, y > 0.5,
+                                  None if said is None else said > 0.5)
         else:
             self._regression_outcomes(rows, usable, p, y)
         return rows
 
     def _binary_outcomes(self, rows: FloatArray, usable: npt.NDArray[np.bool_], p: FloatArray,
-                         positive: npt.NDArray[np.bool_]) -> None:
-        said = p >= self.config.threshold
+                         positive: npt.NDArray[np.bool_],
+                         said: npt.NDArray[np.bool_] | None = None) -> None:
+        said = p >= self.config.threshold if said is None else said
         c = self._confusion
         for column, cell in enumerate((said & positive, said & ~positive,
                                        ~said & positive, ~said & ~positive)):
@@ -339,6 +386,10 @@ class PerformanceSlots:
 
     def totals(self, predicted: FloatArray, actual: FloatArray) -> FloatArray:
         """The summed vector of a set of already-joined pairs (a labelled file)."""
-        sums: FloatArray = self.prediction_rows(predicted).sum(axis=0)
+        said: FloatArray | None = None
+        scores = predicted
+        if self.binary and self.config.predicted_label is not None:
+            scores, said = _decode_said(predicted)
+        sums: FloatArray = self.prediction_rows(scores, said).sum(axis=0)
         sums += self.outcome_rows(predicted, actual, np.zeros(predicted.shape[0])).sum(axis=0)
         return sums
