@@ -24,7 +24,8 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score,
 from driftd.cli import main
 from driftd.config import ModelConfig, PerformanceConfig
 from driftd.events import ModelBatch
-from driftd.monitor.performance import PerformanceSlots
+from driftd.monitor.performance import PerformanceSlots, prediction_values
+from driftd.service.checkpoint import CheckpointStore
 
 START = 1_780_000_200.0  # a multiple of 600, before the clock
 TOLERANCE = 1e-12
@@ -205,3 +206,30 @@ def test_a_wrong_predicted_label_names_its_field(performance: dict[str, Any],
     settings = {"task": "binary", "prediction": "score", "label": "y"} | performance
     with pytest.raises(ValidationError, match=message):
         ModelConfig.model_validate(MODEL | {"performance": settings})
+
+
+def test_the_pending_store_keeps_score_and_decision_exactly(tmp_path: Path) -> None:
+    """Steps: predictions with scores 0, 1e-300, 0.5 and 1, each predicted positive and
+    negative, stored in a checkpoint database, committed, reopened and matched.
+
+    Expected: every score and decision comes back exactly (a score of 0 predicted
+    positive too, which a plain -0.0 would lose in SQLite)."""
+    config = PerformanceConfig(task="binary", prediction="score", label="y",
+                               predicted_label="said")
+    scores = np.array([0.0, 1e-300, 0.5, 1.0] * 2)
+    said: list[str | None] = ["1"] * 4 + ["0"] * 4
+    batch = ModelBatch("m", np.zeros(8), [f"p{i}" for i in range(8)], {"score": scores},
+                       {"said": said, "y": ["1"] * 8})
+    store = CheckpointStore(tmp_path / "state.sqlite")
+    store.pending(capacity=10).add("m", batch.ids, batch.timestamps,
+                                   prediction_values(config, batch), np.full(8, 1e9))
+    store.commit()
+    store.close()
+    found = CheckpointStore(tmp_path / "state.sqlite").pending(capacity=10).match(
+        "m", batch.ids)
+    slots = PerformanceSlots(config, 0)
+    rows = slots.outcome_rows(found.value[np.argsort(found.index)], np.ones(8), np.zeros(8))
+    tp, fp, fn, tn = rows[:, slots._confusion:slots._confusion + 4].sum(axis=0)
+    assert (tp, fp, fn, tn) == (4, 0, 4, 0)
+    log_loss_terms = rows[:, slots._log_loss]
+    assert log_loss_terms.tolist() == (-np.log(np.clip(scores, 1e-15, 1 - 1e-15))).tolist()
