@@ -86,7 +86,8 @@ def test_reference_build_and_check_use_the_models_labels(
 
     Expected: the baseline and the file's accuracy, precision, recall, F1 and log-loss
     equal scikit-learn's with the model's labels as predictions (row 0, without one,
-    left out), more than 0.05 away from what the 0.5 threshold gives."""
+    left out), more than 0.05 away from what the 0.5 threshold gives; the calibration's
+    check of the label-free estimate on the reference used the model's labels too."""
     reference = draw(1, 2000)
     write_jsonl(tmp_path / "reference.jsonl", events(*reference))
     assert main(["reference", "build", "--model", "m", "--data",
@@ -96,6 +97,11 @@ def test_reference_build_and_check_use_the_models_labels(
     profile = json.loads((tmp_path / "m.json").read_text())
     assert profile["columns"]["said"]["role"] == "prediction"
     assert_metrics(profile["performance"], sklearn(*reference))
+    # The estimate's check on the reference judged the model's decisions, no threshold.
+    realized = profile["calibration"]["reference_estimate"]["realized"]
+    assert realized["accuracy"] == pytest.approx(sklearn(*reference)["accuracy"],
+                                                 abs=TOLERANCE)
+    assert "threshold" not in profile["calibration"]
     current = draw(2, 1500)
     write_jsonl(tmp_path / "current.jsonl", events(*current))
     capsys.readouterr()

@@ -19,7 +19,7 @@ from driftd.datafile import DataFileError
 from driftd.events import Decoder, ModelBatch
 from driftd.filescan import Progress, scan_file
 from driftd.monitor.multiclass import probabilities, score_matrix
-from driftd.monitor.performance import PerformanceSlots, outcome_values
+from driftd.monitor.performance import PerformanceSlots, outcome_values, predicted_positive
 from driftd.reference.build import DEFAULT_GRID_SIZE, DEFAULT_TOP_CATEGORIES, build_profile
 from driftd.reference.calibration import ScoredRows
 from driftd.reference.collect import ReferenceData
@@ -201,7 +201,8 @@ def build_from_file(
             perf_sums = perf_sums + slots.labelled_totals(batch)
         if scored is not None and performance is not None:
             scored.add(batch.numeric[performance.prediction or ""],
-                       outcome_values(performance, batch))
+                       outcome_values(performance, batch),
+                       predicted_positive(performance, batch))
         if classes is not None and performance is not None:
             p, usable = probabilities(score_matrix(performance, batch))
             classes.add(np.where(usable[:, None], p, np.nan), outcome_values(performance, batch))

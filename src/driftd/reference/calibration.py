@@ -127,7 +127,7 @@ class ReferenceCalibration:
 
 def calibrate_binary(
     scores: npt.ArrayLike, labels: npt.ArrayLike, threshold: float, *,
-    min_block_size: int = DEFAULT_MIN_BLOCK_SIZE,
+    min_block_size: int = DEFAULT_MIN_BLOCK_SIZE, said: npt.ArrayLike | None = None,
 ) -> ReferenceCalibration | None:
     """Calibrate a binary model's scores on labelled reference rows and measure the
     label-free estimate on them (see the module notes).
@@ -145,6 +145,9 @@ def calibrate_binary(
         The model's decision threshold: ``score >= threshold`` predicts class 1.
     min_block_size : int, default 20
         See :func:`driftd.stats.calibration.fit_isotonic`.
+    said : array_like of float, shape (n,), optional
+        The model's own decisions (1.0 positive, 0.0 negative, NaN: none, that row left
+        out), used instead of the threshold (``performance.predicted_label``).
 
     Examples
     --------
@@ -165,12 +168,15 @@ def calibrate_binary(
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
+    decided = None if said is None else np.asarray(said, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         usable = np.isfinite(s) & (s >= 0) & (s <= 1) & np.isfinite(y)
+        if decided is not None:
+            usable &= np.isfinite(decided)
     s, positive = s[usable], y[usable] > 0.5
     if s.size < 2:
         return None
-    said = s >= threshold
+    said = s >= threshold if decided is None else decided[usable] > 0.5
     out_of_sample = _cross_fitted(s, positive, min_block_size)
     pvalue = calibration_pvalue(s, positive)
     applied = pvalue < CALIBRATION_ALPHA
@@ -179,7 +185,8 @@ def calibrate_binary(
         expected_calibration_error(s, positive),
         expected_calibration_error(out_of_sample, positive), pvalue, applied,
         _realized(said, positive), _estimate(out_of_sample, said), _estimate(s, said),
-        _standard_errors(out_of_sample if applied else s, said), float(threshold))
+        _standard_errors(out_of_sample if applied else s, said),
+        float(threshold) if decided is None else None)
 
 
 def _cross_fitted(scores: FloatArray, positive: npt.NDArray[np.bool_],
@@ -230,17 +237,23 @@ class ScoredRows:
     def __init__(self) -> None:
         self._scores: list[FloatArray] = []
         self._labels: list[FloatArray] = []
+        self._said: list[FloatArray] = []
 
-    def add(self, scores: FloatArray, labels: FloatArray) -> None:
+    def add(self, scores: FloatArray, labels: FloatArray,
+            said: FloatArray | None = None) -> None:
+        """Add pairs; ``said``: the model's own decisions (see :func:`calibrate_binary`)."""
         self._scores.append(np.asarray(scores, dtype=np.float64))
         self._labels.append(np.asarray(labels, dtype=np.float64))
+        if said is not None:
+            self._said.append(np.asarray(said, dtype=np.float64))
 
     def calibrate(self, threshold: float) -> ReferenceCalibration | None:
         """:func:`calibrate_binary` of every pair added."""
         if not self._scores:
             return None
+        said = np.concatenate(self._said) if self._said else None
         return calibrate_binary(np.concatenate(self._scores), np.concatenate(self._labels),
-                                threshold)
+                                threshold, said=said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,5 +297,6 @@ def estimate_reliability(model: str, calibration: ReferenceCalibration | None,
     has performance configured (judged at its ``estimate_tolerance``)."""
     if calibration is None or performance is None:
         return None
-    threshold = performance.threshold if performance.task == "binary" else None
+    threshold = (performance.threshold if performance.task == "binary"
+                 and performance.predicted_label is None else None)
     return EstimateReliability(model, calibration, performance.estimate_tolerance, threshold)
