@@ -159,3 +159,18 @@ def test_arrays_broadcast() -> None:
     values = kstwo_sf([[0.01], [0.02]], [1000, 8333, 50000])
     assert values.shape == (2, 3)
     assert values[1, 1] == kstwo_sf_one(0.02, 8333)
+
+
+@pytest.mark.parametrize("n", [1001, 4545])
+def test_statistics_a_hair_off_a_multiple_of_one_over_n(n: int) -> None:
+    """Scenario: D = k/n and its neighbouring doubles, as a window of the demo gave (n
+    D a hair below a whole number made the tail's last term log(0): a ValueError, the
+    column's statistics lost).
+
+    Expected: every p-value equals scipy's within 1e-6 relative (0 where scipy's is 0).
+    """
+    for k in range(2, 400, 9):
+        for d in (np.nextafter(k / n, 0.0), k / n, np.nextafter(k / n, 1.0)):
+            expected = float(stats.kstwo.sf(d, n))
+            got = kstwo_sf_one(float(d), n)
+            assert got == pytest.approx(expected, rel=1e-6, abs=0.0), (k, d)

@@ -100,15 +100,20 @@ class _Terms:
 
     def __call__(self, j: float) -> float:
         n, log_n, log = self.n, self._log_n, math.log
+        # n - j - a, not b - j: when n x is a hair below a whole number, b = n - n x
+        # rounds onto the last index and b - j would be 0 there (a log domain error).
+        small = (n - j) - self.a
+        if small <= 0.0:
+            return -math.inf  # the term is 0
         return (self._lgamma_n - math.lgamma(j + 1.0) - math.lgamma(n - j + 1.0)
-                + (j - 1.0) * (log(self.a + j) - log_n) + (n - j) * (log(self.b - j) - log_n))
+                + (j - 1.0) * (log(self.a + j) - log_n) + (n - j) * (log(small) - log_n))
 
     def peak(self) -> tuple[float, float]:
         """``(j, sigma)``: the maximum by Newton's method, and ``1/sqrt(-g'')`` there."""
         n, a, last = self.n, self.a, self.last
         j, curvature = 0.45 * last, -1.0
         for _ in range(_NEWTON_STEPS):
-            big, small = a + j, self.b - j
+            big, small = a + j, (n - j) - a
             slope = (_digamma(n - j + 1.0) - _digamma(j + 1.0) + math.log(big / small)
                      + (j - 1.0) / big - (n - j) / small)
             curvature = (-_trigamma(n - j + 1.0) - _trigamma(j + 1.0) + 1.0 / big
