@@ -103,7 +103,8 @@ def test_demo_stream_drifts_after_the_configured_time() -> None:
                         drift_after_seconds=10, label_delay_seconds=5,
                         clock=lambda: clock[0], sleep=lambda s: None)
     daemon = Daemon(config, {"demo": daemon_profile}, [], clock=lambda: clock[0])
-    psi = []
+    psi: list[float] = []
+    errors: list[object] = []
     for _second in range(20):
         clock[0] += 1.0
         batch: RawBatch | None = source.poll(100_000, 0.0)
@@ -116,7 +117,9 @@ def test_demo_stream_drifts_after_the_configured_time() -> None:
         count = [w for w in published.windows if w.window == "last-5k"]
         if count:
             psi.append(count[0].column("velocity").statistics["psi"])
+        errors += [e for w in published.windows for e in w.errors]
     assert max(psi[:3]) < 0.05 and psi[-1] > 0.2
+    assert errors == []  # every statistic of every window computed
     snapshot = daemon.telemetry.snapshot()
     assert snapshot.events[("outcomes", "demo")] > 0
 
