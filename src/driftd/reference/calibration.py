@@ -177,7 +177,7 @@ def calibrate_binary(
     if s.size < 2:
         return None
     said = s >= threshold if decided is None else decided[usable] > 0.5
-    out_of_sample = _cross_fitted(s, positive, min_block_size)
+    out_of_sample = cross_fitted(s, positive, min_block_size)
     pvalue = calibration_pvalue(s, positive)
     applied = pvalue < CALIBRATION_ALPHA
     return ReferenceCalibration(
@@ -189,14 +189,16 @@ def calibrate_binary(
         float(threshold) if decided is None else None)
 
 
-def _cross_fitted(scores: FloatArray, positive: npt.NDArray[np.bool_],
-                  min_block_size: int) -> FloatArray:
-    """Each row's score calibrated by the curve fitted on the other half of the rows."""
-    first = np.zeros(scores.size, dtype=np.bool_)
-    first[np.random.default_rng(_SPLIT_SEED).permutation(scores.size)[:scores.size // 2]] = True
+def cross_fitted(scores: FloatArray, labels: npt.NDArray[Any],
+                 min_block_size: int) -> FloatArray:
+    """Each row's scores calibrated by the curve(s) fitted on the other half of the rows
+    (binary: scores (n,), labels 0/1; multiclass: (n, K) and class indices)."""
+    n = len(labels)
+    first = np.zeros(n, dtype=np.bool_)
+    first[np.random.default_rng(_SPLIT_SEED).permutation(n)[:n // 2]] = True
     out = np.empty_like(scores)
     for fit, apply in ((first, ~first), (~first, first)):
-        curve = fit_calibration(scores[fit], positive[fit], min_block_size=min_block_size)
+        curve = fit_calibration(scores[fit], labels[fit], min_block_size=min_block_size)
         out[apply] = curve.apply(scores[apply])
     return out
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from driftd.reference.calibration import CALIBRATION_ALPHA, ReferenceCalibration
+from driftd.reference.calibration import CALIBRATION_ALPHA, ReferenceCalibration, cross_fitted
 from driftd.stats.calibration import (
     DEFAULT_MIN_BLOCK_SIZE,
     expected_calibration_error,
@@ -28,8 +28,6 @@ from driftd.stats.reliability import calibration_pvalue
 
 FloatArray = npt.NDArray[np.float64]
 ESTIMATED_METRICS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
-# The seed of the cross-fitting split (the binary one's): a profile depends on its data only.
-_SPLIT_SEED = 20261202
 
 
 def calibrate_multiclass(
@@ -81,7 +79,7 @@ def calibrate_multiclass(
         return None
     k = p.shape[1]
     said = p.argmax(axis=1)
-    out_of_sample = _cross_fitted(p, truth, min_block_size)
+    out_of_sample = cross_fitted(p, truth, min_block_size)
     pvalue = min(1.0, k * min(calibration_pvalue(p[:, j], truth == j) for j in range(k)))
     realized = expected_multiclass(confusion_counts(truth, said, k))
     return ReferenceCalibration(
@@ -90,19 +88,6 @@ def calibrate_multiclass(
         pvalue, pvalue < CALIBRATION_ALPHA,
         {name: float(getattr(realized, name)) for name in ESTIMATED_METRICS},
         _estimate(out_of_sample, said), _estimate(p, said))
-
-
-def _cross_fitted(p: FloatArray, truth: npt.NDArray[np.int64], min_block_size: int
-                  ) -> FloatArray:
-    """Each row's probabilities calibrated by the curves fitted on the other half."""
-    n = truth.size
-    first = np.zeros(n, dtype=np.bool_)
-    first[np.random.default_rng(_SPLIT_SEED).permutation(n)[:n // 2]] = True
-    out = np.empty_like(p)
-    for fit, apply in ((first, ~first), (~first, first)):
-        calibration = fit_calibration(p[fit], truth[fit], min_block_size=min_block_size)
-        out[apply] = calibration.apply(p[apply])
-    return out
 
 
 def _estimate(p: FloatArray, said: npt.NDArray[np.int64]) -> dict[str, float]:
