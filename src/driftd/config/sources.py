@@ -106,6 +106,10 @@ class KafkaTopicConfig(_Frozen):
     name: str = Field(min_length=1, max_length=249)
     stream: Stream = "predictions"
     fields: EventFields = EventFields()
+    format: Literal["json", "avro", "protobuf", "oip"] = Field(
+        default="json",
+        description="How the messages are written: JSON events, Avro or Protobuf in the "
+        "Confluent wire format, or Open Inference Protocol requests or responses.")
     models: tuple[str, ...] | None = Field(
         default=None, min_length=1,
         description="The models whose events this topic carries: only their time windows "

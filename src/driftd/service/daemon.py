@@ -39,6 +39,7 @@ from driftd.service.history import History, ResultsPublisher, ResultsSink, Topic
 from driftd.service.inputs import Inputs
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
+from driftd.service.translators import build_translators
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
 from driftd.sources.base import OffsetSource, Source, SourceSetupError, SourceUnavailable
@@ -122,7 +123,8 @@ class Daemon:
         self.labels = (LabelJoin(config.models, self.monitor, self._join_store, self.telemetry)
                        if self._join_store is not None else None)
         self._pipeline = Pipeline(build_decoders(config), self.monitor, self.telemetry,
-                                  RejectionLog(clock), self._extras.dead_letters, self.labels)
+                                  RejectionLog(clock), self._extras.dead_letters, self.labels,
+                                  build_translators(config))
         references = {name: {"reference": p.version, "rows": str(p.rows)}
                       for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from driftd.config import Config, FileSourceConfig, JsonlSourceConfig, KafkaSourceConfig
 from driftd.events import Decoder, Rejection, TimeBounds
@@ -99,13 +99,36 @@ def build_decoders(config: Config) -> dict[str, Decoder]:
     return decoders
 
 
+@dataclass(slots=True)
+class Translated:
+    """What a translator made of a raw batch: event objects (as parsed JSON would be) with
+    their origins, and the messages it could not use."""
+
+    objects: list[Any] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class Translator(Protocol):
+    """Turns the messages of one key (a topic, an HTTP receiver) that are not driftd's own
+    JSON events into event objects: a wire format (Avro, Protobuf), or model-server
+    payloads (Open Inference Protocol requests and responses, paired into rows)."""
+
+    def translate(self, raw: RawBatch, now: float) -> Translated:
+        """Never raises for what a message holds: a bad one becomes a rejection."""
+        ...
+
+
 class Pipeline:
-    """Decoder -> telemetry, rejection log and dead letters -> monitor, per raw batch."""
+    """Translator and decoder -> telemetry, rejection log and dead letters -> monitor,
+    per raw batch."""
 
     def __init__(self, decoders: Mapping[str, Decoder], monitor: Monitor, telemetry: Telemetry,
                  rejection_log: RejectionLog, dead_letters: DeadLetterSink | None = None,
-                 labels: LabelJoin | None = None) -> None:
+                 labels: LabelJoin | None = None,
+                 translators: Mapping[str, Translator] | None = None) -> None:
         self._decoders, self._monitor = dict(decoders), monitor
+        self._translators = dict(translators or {})
         self._telemetry, self._log = telemetry, rejection_log
         self._dead_letters = dead_letters
         self._labels = labels if labels else None
@@ -115,7 +138,13 @@ class Pipeline:
         if not raw.messages:
             return 0
         decoder = self._decoders.get(raw.key) or self._decoders[""]
-        decoded = decoder.decode(raw.messages, now, raw.origins)
+        translator = self._translators.get(raw.key)
+        if translator is None:
+            decoded = decoder.decode(raw.messages, now, raw.origins)
+        else:
+            translated = translator.translate(raw, now)
+            decoded = decoder.decode_objects(translated.objects, now, translated.origins)
+            decoded.rejections[:0] = translated.rejections
         if decoded.rejections:
             for reason, count in decoded.invalid_counts().items():
                 self._telemetry.count_invalid(reason, count)

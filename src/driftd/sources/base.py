@@ -19,6 +19,9 @@ class RawBatch:
     event-time watermarks track separately. ``position`` is where reading resumes once
     this batch is ingested, ``(topic or file, partition, next offset)``: an offset source
     moves its position there only when the daemon acknowledges the batch.
+    ``headers`` (lower-cased names) and ``times`` (the record's own time, epoch seconds)
+    are per message, or empty where the source has none or the payload does not need
+    them (a model-server payload carries its request id in a header, and no time).
     """
 
     stream: str
@@ -27,6 +30,8 @@ class RawBatch:
     key: str = ""
     partition: str = ""
     position: tuple[str, int, int] | None = None
+    headers: list[Mapping[str, bytes]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
 
 
 class Source(Protocol):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -22,6 +23,17 @@ logger = logging.getLogger("driftd.sources.kafka")  # the package's name, as bef
 # final commit and closing the consumer at shutdown (only a LeaveGroup round trip).
 COMMIT_TIMEOUT_MS = 2000
 CLOSE_TIMEOUT_MS = 2000
+
+
+def _headers_and_times(
+    records: Sequence[ConsumerRecord],
+) -> tuple[list[Mapping[str, bytes]], list[float]]:
+    """Each record's headers (names lower-cased; a repeated name keeps its last value)
+    and its timestamp in seconds."""
+    headers: list[Mapping[str, bytes]] = [
+        {name.lower(): value or b"" for name, value in r.headers} if r.headers else {}
+        for r in records]
+    return headers, [r.timestamp / 1000.0 for r in records]
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -48,6 +60,8 @@ class KafkaSource:
         self.name = f"kafka:{config.bootstrap_servers}"
         self.config = config
         self._streams = {t.name: t.stream for t in config.topics}
+        # Topics whose payload needs its record's headers and time (not plain JSON events).
+        self._with_headers = {t.name for t in config.topics if t.format != "json"}
         self._start_offsets: dict[tuple[str, int], int] = {}
         self._positions: dict[tuple[str, int], int] = {}
         self._pending: deque[tuple[RawBatch, tuple[str, int]]] = deque()
@@ -127,9 +141,12 @@ class KafkaSource:
             stream = self._streams.get(tp.topic, "predictions")
             messages = [r.value if r.value is not None else b"" for r in batch]
             origins = [f"{tp.topic}[{tp.partition}]@{r.offset}" for r in batch]
+            headers, times = _headers_and_times(batch) if tp.topic in self._with_headers \
+                else ([], [])
             raw = RawBatch(stream, messages, origins, key=tp.topic,
                            partition=f"{tp.topic}[{tp.partition}]",
-                           position=(tp.topic, tp.partition, batch[-1].offset + 1))
+                           position=(tp.topic, tp.partition, batch[-1].offset + 1),
+                           headers=headers, times=times)
             self._pending.append((raw, (tp.topic, tp.partition)))
 
     def positions(self) -> dict[tuple[str, int], int]:

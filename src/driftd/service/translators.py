@@ -1,0 +1,19 @@
+"""The translators of a config: which raw-batch keys carry payloads that are not driftd's
+own JSON events, and what turns them into event objects (see ``pipeline.Translator``)."""
+
+from __future__ import annotations
+
+from driftd.config import Config, KafkaSourceConfig
+from driftd.service.pipeline import Translator
+
+
+def build_translators(config: Config) -> dict[str, Translator]:
+    """A translator per raw-batch key whose messages need one (a topic whose ``format``
+    is not ``json``); keys without one are decoded as JSON events."""
+    translators: dict[str, Translator] = {}
+    for source in config.sources:
+        if isinstance(source, KafkaSourceConfig):
+            for topic in source.topics:
+                if topic.format != "json":
+                    raise NotImplementedError(f"topic format {topic.format}")
+    return translators
