@@ -63,6 +63,7 @@ class ModelBatch:
     ids: list[Any]
     numeric: dict[str, npt.NDArray[np.float64]]
     categorical: dict[str, list[str | None]]
+    versions: Counter[str] = field(default_factory=Counter)  # model version -> events
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
@@ -74,7 +75,8 @@ class ModelBatch:
             self.ids + other.ids,
             {name: np.concatenate([array, other.numeric[name]])
              for name, array in self.numeric.items()},
-            {name: items + other.categorical[name] for name, items in self.categorical.items()})
+            {name: items + other.categorical[name] for name, items in self.categorical.items()},
+            self.versions + other.versions)
 
 
 @dataclass(slots=True)
@@ -134,6 +136,8 @@ class Decoder:
         envelope = fields or EventFields()
         self._model, self._id, self._ts = (FieldPath(parse_path(text)) for text in
                                            (envelope.model, envelope.id, envelope.ts))
+        self._version = (FieldPath(parse_path(envelope.model_version))
+                         if envelope.model_version is not None else None)
         self._strict = frozenset(strict_non_finite)
         self._default_model = default_model
         self._limits = limits or MessageLimits()
@@ -254,14 +258,25 @@ class Decoder:
             else:
                 categorical[column.name] = values.categories(found, column.name, reject)
         ids = values.ids(_read(self._id, rows, reject, self._id.text), reject, self._id.text)
+        versions = self._versions(rows, valid)
         if valid.all():
-            return ModelBatch(model, timestamps, ids, numeric, categorical)
+            return ModelBatch(model, timestamps, ids, numeric, categorical, versions)
         keep = np.flatnonzero(valid)
         return ModelBatch(
             model, timestamps[keep], [ids[i] for i in keep],
             {name: array[keep] for name, array in numeric.items()},
             {name: [items[i] for i in keep] for name, items in categorical.items()},
+            versions,
         )
+
+    def _versions(self, rows: Sequence[Any], valid: npt.NDArray[np.bool_]) -> Counter[str]:
+        """Valid events by model version: a string or an integer at ``fields.model_version``
+        (informative only: a missing or odd version never rejects an event)."""
+        if self._version is None:
+            return Counter()
+        found, _ = self._version.extract(rows)
+        return Counter(str(version) for version, ok in zip(found, valid, strict=True)
+                       if ok and type(version) in (str, int))
 
     def _check_time_bounds(self, timestamps: npt.NDArray[np.float64], now: float,
                            reject: _Rejector) -> None:

@@ -1,7 +1,8 @@
 """Operational counters and gauges written by the ingest path, read at scrape time.
 
 Label values come from the config (model, window, stream names) or from a fixed set of
-reasons, never from event data, so their cardinality is bounded.
+reasons, never from event data, so their cardinality is bounded; the one exception, the
+model version events carry, is capped at ``MAX_MODEL_VERSIONS`` per model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from dataclasses import dataclass, field
 # Upper bounds (seconds) of the label delay histogram: a second to a week.
 LABEL_DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 43_200.0, 86_400.0,
                        259_200.0, 604_800.0)
+# Model versions counted per model; events of further versions count as "other" (the
+# version comes from event data, so its label values are capped).
+MAX_MODEL_VERSIONS = 20
+OTHER_VERSION = "other"
 # Upper bounds (seconds) of the batch processing time histogram.
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -43,6 +48,8 @@ class TelemetrySnapshot:
     # Matured windows: (model, window) -> matured; (model, window, metric) -> decayed
     windows_matured: Mapping[tuple[str, str], int] = field(default_factory=dict)
     windows_decayed: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    # (model, stream, model version read from events) -> events accepted
+    versions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
 
 class Telemetry:
@@ -68,6 +75,8 @@ class Telemetry:
         self._windows_drifted: Counter[tuple[str, str, str, str]] = Counter()
         self._windows_matured: Counter[tuple[str, str]] = Counter()
         self._windows_decayed: Counter[tuple[str, str, str]] = Counter()
+        self._versions: Counter[tuple[str, str, str]] = Counter()
+        self._versions_seen: dict[str, set[str]] = {}
 
     def expect_events(self, stream: str, model: str) -> None:
         """Export ``driftd_events_total`` for the pair at 0 before its first event, so
@@ -78,6 +87,17 @@ class Telemetry:
     def count_events(self, stream: str, model: str, count: int) -> None:
         with self._lock:
             self._events[(stream, model)] += count
+
+    def count_versions(self, model: str, stream: str, versions: Mapping[str, int]) -> None:
+        """Accepted events by the model version they carry; past ``MAX_MODEL_VERSIONS``
+        distinct versions of a model, new ones count as ``other``."""
+        with self._lock:
+            seen = self._versions_seen.setdefault(model, set())
+            for version, count in versions.items():
+                if version not in seen and len(seen) < MAX_MODEL_VERSIONS:
+                    seen.add(version)
+                label = version if version in seen else OTHER_VERSION
+                self._versions[(model, stream, label)] += count
 
     def count_invalid(self, reason: str, count: int = 1) -> None:
         with self._lock:
@@ -196,4 +216,5 @@ class Telemetry:
                 windows_drifted=dict(self._windows_drifted),
                 windows_matured=dict(self._windows_matured),
                 windows_decayed=dict(self._windows_decayed),
+                versions=dict(self._versions),
             )

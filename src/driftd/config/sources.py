@@ -20,6 +20,11 @@ class EventFields(_Frozen):
     model: FieldPathText = "model"
     id: FieldPathText = "id"
     ts: FieldPathText = "ts"
+    model_version: FieldPathText | None = Field(
+        default=None,
+        description="Where the serving model's version sits (e.g. model_version, or "
+        "parameters.version): events are counted by version, so a rollout shows next to "
+        "the drift it brings. Not read when unset.")
 
 
 class JsonlSourceConfig(_Frozen):

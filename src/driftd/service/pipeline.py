@@ -151,6 +151,9 @@ class Pipeline:
             self._log(decoded.rejections)
             if self._dead_letters is not None:
                 self._dead_letters.send(decoded.rejections)
+        for model, batch in decoded.models.items():
+            if batch.versions:
+                self._telemetry.count_versions(model, raw.stream, batch.versions)
         key = raw.partition or raw.key or raw.stream  # each input its own stream time
         on_time = self._monitor.ingest(raw.stream, decoded.models, key, now)
         if self._labels is not None:

@@ -113,6 +113,12 @@ EVENTS = FamilySpec(
     "driftd_events", "counter", "Events accepted, by stream and model (events).",
     ("stream", "model"),
 )
+MODEL_VERSION_EVENTS = FamilySpec(
+    "driftd_model_version_events", "counter",
+    "Events accepted, by the model version they carry (fields.model_version; at most "
+    "20 versions a model, later ones as \"other\") (events).",
+    ("model", "stream", "version"),
+)
 EVENTS_INVALID = FamilySpec(
     "driftd_events_invalid", "counter", "Events rejected by validation, by reason (events).",
     ("reason",),
@@ -290,7 +296,8 @@ CALIBRATION_ERROR = FamilySpec(
 FAMILIES: tuple[FamilySpec, ...] = (
     *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, DRIFT_UNDECIDED, DRIFT_MIN_EVENTS,
     WINDOW_EVENTS, WINDOW_START, WINDOW_END,
-    MODEL_DRIFT_COLUMNS, EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT, LAST_EVALUATION,
+    MODEL_DRIFT_COLUMNS, EVENTS, MODEL_VERSION_EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT,
+    LAST_EVALUATION,
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, ESTIMATE_REFERENCE_ERROR,
     ESTIMATE_UNRELIABLE, CALIBRATION_ERROR, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,

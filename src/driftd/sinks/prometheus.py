@@ -40,6 +40,7 @@ from driftd.sinks.metric_families import (
     LAST_EVALUATION,
     LAST_EVENT,
     MODEL_DRIFT_COLUMNS,
+    MODEL_VERSION_EVENTS,
     PERFORMANCE,
     PERFORMANCE_BASELINE,
     PERFORMANCE_CLASS,
@@ -221,6 +222,9 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         events.add_metric([stream, model], float(count))
     for reason, count in sorted(snapshot.invalid.items()):
         invalid.add_metric([reason], float(count))
+    versions = MODEL_VERSION_EVENTS.new()
+    for (model, stream, version), count in sorted(snapshot.versions.items()):
+        versions.add_metric([model, stream, version], float(count))
     for (model, window), count in sorted(snapshot.late.items()):
         late.add_metric([model, window], float(count))
     for (model, stream), timestamp in sorted(snapshot.last_event.items()):
@@ -244,9 +248,9 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
     for (counter, model), count in sorted(snapshot.join.items()):
         if counter in joins:
             joins[counter].add_metric([model], float(count))
-    return [events, invalid, late, last_event, evaluation, checkpoint, lag, up, dead_letters,
-            _batch_histogram(snapshot), *joins.values(), _label_delay_histogram(snapshot), errors,
-            *_window_counters(snapshot)]
+    return [events, versions, invalid, late, last_event, evaluation, checkpoint, lag, up,
+            dead_letters, _batch_histogram(snapshot), *joins.values(),
+            _label_delay_histogram(snapshot), errors, *_window_counters(snapshot)]
 
 
 def _window_counters(snapshot: TelemetrySnapshot) -> list[Metric]:
