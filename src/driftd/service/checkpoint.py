@@ -44,6 +44,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS orphans (model TEXT, id INTEGER, ts REAL, value REAL, "
     "deadline REAL, PRIMARY KEY (model, id)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS orphans_deadline ON orphans (deadline)",
+    "CREATE TABLE IF NOT EXISTS halves (grp TEXT, id TEXT, role TEXT, seq INTEGER, ts REAL, "
+    "origin TEXT, encoding TEXT, body BLOB, PRIMARY KEY (grp, id, role)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS half_clocks (grp TEXT, role TEXT, newest REAL, "
+    "PRIMARY KEY (grp, role)) WITHOUT ROWID",
 )
 _TABLES = ("pending", "orphans")
 
@@ -147,6 +151,10 @@ class CheckpointStore:
         for their prediction), in this database."""
         return PendingStore(self._db, capacity=capacity, table=table)
 
+    def halves(self) -> HalfStore:
+        """Request and response halves waiting for their other half, in this database."""
+        return HalfStore(self._db)
+
     def close(self) -> None:
         if self._db.in_transaction:  # work after the last checkpoint is not kept
             self._db.execute("ROLLBACK")
@@ -239,6 +247,50 @@ class PendingStore:
             f"DELETE FROM {self._table} WHERE model = ? AND deadline < ?", (model, now))
         self._size -= cursor.rowcount
         return int(cursor.rowcount)
+
+
+StoredHalf = tuple[str, str, int, float, str, str, bytes]  # id, role, seq, ts, origin, ...
+
+
+class HalfStore:
+    """Halves of model-server exchanges (a request or a response) waiting for the other
+    half (``driftd.oip.pairing``), by pairing group, with each group's clock.
+
+    Like ``PendingStore``, writes join the database's open transaction, which the next
+    checkpoint commits with the offsets they reflect: after a crash the halves roll back
+    with the windows, so no row is lost or counted twice.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _begin(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def load(self, group: str) -> list[StoredHalf]:
+        """The group's halves, oldest first: (id, role, seq, ts, origin, encoding, body)."""
+        return [(str(i), str(r), int(q), float(t), str(o), str(e), bytes(b)) for i, r, q, t, o, e, b
+                in self._db.execute("SELECT id, role, seq, ts, origin, encoding, body FROM "
+                                    "halves WHERE grp = ? ORDER BY ts, seq", (group,))]
+
+    def clocks(self, group: str) -> dict[str, float]:
+        """The newest time seen per role of the group."""
+        return {str(role): float(newest) for role, newest in self._db.execute(
+            "SELECT role, newest FROM half_clocks WHERE grp = ?", (group,))}
+
+    def write(self, group: str, added: Sequence[StoredHalf],
+              removed: Sequence[tuple[str, str]], clocks: Mapping[str, float]) -> None:
+        """Store halves, remove others (as (id, role)) and set the group's clocks."""
+        if not (added or removed or clocks):
+            return
+        self._begin()
+        self._db.executemany("DELETE FROM halves WHERE grp = ? AND id = ? AND role = ?",
+                             [(group, i, r) for i, r in removed])
+        self._db.executemany("INSERT OR REPLACE INTO halves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(group, *half) for half in added])
+        self._db.executemany("INSERT OR REPLACE INTO half_clocks VALUES (?, ?, ?)",
+                             [(group, role, t) for role, t in clocks.items()])
 
 
 def id_hash(value: str) -> int:
