@@ -41,6 +41,12 @@ REASONS = (
     "timestamp_too_old",
     "non_finite",
     "undecodable",
+    # Avro and Protobuf in the Confluent wire format (driftd.wire)
+    "bad_frame",
+    "unknown_schema",
+    "unusable_schema",
+    "schema_registry_unavailable",
+    "bad_payload",
 )
 
 

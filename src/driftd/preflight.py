@@ -25,6 +25,7 @@ from driftd.config import (
 from driftd.datafile import read_problem
 from driftd.monitor.layout import Layout
 from driftd.reference.profile import Profile, ProfileError, load_profile
+from driftd.wire.checks import wire_problems
 
 _SECURITY_FILES = ("sasl_password_file", "ssl_cafile", "ssl_certfile", "ssl_keyfile")
 
@@ -81,6 +82,7 @@ def path_problems(config: Config) -> list[str]:
             problems += _located(f"sources.{index}.path", problem)
         elif isinstance(source, KafkaSourceConfig):
             problems += _security_problems(f"sources.{index}.security", source.security)
+            problems += wire_problems(f"sources.{index}", source)
     checkpoint = config.checkpoint.path
     if checkpoint is not None:
         problems += _located("checkpoint.path", _checkpoint_problem(checkpoint))

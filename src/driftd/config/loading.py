@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from driftd.config.root import Config
+from driftd.config.wire import resolve_wire_paths
 
 # Environment variable -> dotted config path it overrides.
 ENV_OVERRIDES: Mapping[str, str] = {
@@ -130,6 +131,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             {**s, "path": resolve(s["path"])} if isinstance(s, dict) and "path" in s else s
             for s in result["sources"]
         ]
+        result["sources"] = [resolve_wire_paths(s, resolve) for s in result["sources"]]
     for section in ("checkpoint", "results"):
         settings = result.get(section)
         if isinstance(settings, dict) and settings.get("path"):

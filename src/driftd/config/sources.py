@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from driftd.config.base import FieldPathText, TimeZoneName, _Frozen, _require_unique
+from driftd.config.wire import SchemaFiles, SchemaRegistryConfig, check_wire_topics
 from driftd.datafile import FORMATS
 
 Stream = Literal["features", "predictions", "outcomes"]
@@ -173,6 +174,12 @@ class KafkaSourceConfig(_Frozen):
         default=300.0, gt=0,
         description="Exit (non-zero) when no broker has answered for this long.")
     client_id: str = "driftd"
+    schema_registry: SchemaRegistryConfig | None = Field(
+        default=None, description="Where avro and protobuf topics find their schemas by id.")
+    schema_files: SchemaFiles = Field(
+        default_factory=dict,
+        description="Schema id -> .avsc or .proto file (or {path, message}); used before "
+        "the registry, or without one.")
 
     @field_validator("topics")
     @classmethod
@@ -181,6 +188,12 @@ class KafkaSourceConfig(_Frozen):
     ) -> tuple[KafkaTopicConfig, ...]:
         _require_unique("topic", [t.name for t in topics])
         return topics
+
+    @model_validator(mode="after")
+    def _wire_topics_have_schemas(self) -> KafkaSourceConfig:
+        check_wire_topics([(t.name, t.format) for t in self.topics], self.schema_registry,
+                          self.schema_files)
+        return self
 
 
 SourceConfig = Annotated[

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from driftd.config import Config, KafkaSourceConfig
 from driftd.service.pipeline import Translator
+from driftd.wire.translator import wire_translators
 
 
 def build_translators(config: Config) -> dict[str, Translator]:
@@ -13,7 +14,8 @@ def build_translators(config: Config) -> dict[str, Translator]:
     translators: dict[str, Translator] = {}
     for source in config.sources:
         if isinstance(source, KafkaSourceConfig):
+            translators.update(wire_translators(source))  # avro and protobuf topics
             for topic in source.topics:
-                if topic.format != "json":
+                if topic.format != "json" and topic.name not in translators:
                     raise NotImplementedError(f"topic format {topic.format}")
     return translators
