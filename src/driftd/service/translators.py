@@ -14,7 +14,8 @@ def build_translators(config: Config) -> dict[str, Translator]:
     translators: dict[str, Translator] = {}
     for source in config.sources:
         if isinstance(source, KafkaSourceConfig):
-            translators.update(wire_translators(source))  # avro and protobuf topics
+            translators.update(wire_translators(  # avro and protobuf topics
+                source, config.ingest.max_message_bytes))
             for topic in source.topics:
                 if topic.format != "json" and topic.name not in translators:
                     raise NotImplementedError(f"topic format {topic.format}")

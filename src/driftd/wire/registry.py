@@ -84,7 +84,10 @@ class SchemaRegistry:
             detail = _error_message(error)
             if error.code == 404:
                 raise UnknownSchema(f"{path}: {detail}") from None
-            if error.code >= 500 or error.code == 429:
+            if error.code in (401, 403):  # every id would fail alike: not the schema's fault
+                raise RegistryUnavailable(f"HTTP {error.code} for {path}: {detail} (check "
+                                          "username and password_file)") from None
+            if (error.code >= 500 and error.code != 501) or error.code == 429:  # 501: a format
                 raise RegistryUnavailable(f"HTTP {error.code} for {path}: {detail}") from None
             raise RegistryError(f"HTTP {error.code} for {path}: {detail}") from None
         except (urllib.error.URLError, OSError) as error:  # refused, DNS, TLS, timeout

@@ -39,8 +39,9 @@ class Schema(Protocol):
 class WireTranslator:
     """Framed Avro or Protobuf messages of one topic -> event objects."""
 
-    def __init__(self, schemas: Schemas[Schema], *, protobuf: bool) -> None:
-        self._schemas, self._protobuf = schemas, protobuf
+    def __init__(self, schemas: Schemas[Schema], *, protobuf: bool,
+                 max_bytes: int | None = None) -> None:
+        self._schemas, self._protobuf, self._max_bytes = schemas, protobuf, max_bytes
 
     def translate(self, raw: RawBatch, now: float) -> Translated:
         out = Translated()
@@ -48,6 +49,11 @@ class WireTranslator:
         for index, message in enumerate(raw.messages):
             origin = raw.origins[index] if index < len(raw.origins) else f"#{index}"
             schema_id: int | None = None
+            if self._max_bytes is not None and len(message) > self._max_bytes:
+                out.rejections.append(Rejection(
+                    "oversized", f"{len(message)} bytes (max_message_bytes {self._max_bytes})",
+                    origin, bytes(message)))
+                continue
             try:
                 frame = parse_frame(message, protobuf=self._protobuf)
                 schema_id = frame.schema_id
@@ -70,9 +76,11 @@ class WireTranslator:
         return out
 
 
-def wire_translators(source: KafkaSourceConfig) -> dict[str, WireTranslator]:
-    """A translator per avro or protobuf topic of ``source``; one schema cache per
-    format, shared by its topics. Raises UnusableSchema for a schema file that does not
+def wire_translators(source: KafkaSourceConfig, max_bytes: int | None = None
+                     ) -> dict[str, WireTranslator]:
+    """A translator per avro or protobuf topic of ``source`` (messages over the
+    source's ``max_message_bytes``, else ``max_bytes``, are oversized); one schema cache
+    per format, shared by its topics. Raises UnusableSchema for a schema file that does not
     load (checked at start-up by ``preflight``)."""
     wire = [t for t in source.topics if t.format in ("avro", "protobuf")]
     if not wire:
@@ -93,7 +101,8 @@ def wire_translators(source: KafkaSourceConfig) -> dict[str, WireTranslator]:
             files = {schema_id: load(entry) for schema_id, entry in source.schema_files.items()
                      if entry.format == topic.format}
             schemas = by_format[topic.format] = Schemas(compile, files, registry, limits)
-        translators[topic.name] = WireTranslator(schemas, protobuf=topic.format == "protobuf")
+        translators[topic.name] = WireTranslator(schemas, protobuf=topic.format == "protobuf",
+                                                 max_bytes=source.max_message_bytes or max_bytes)
     return translators
 
 
