@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from driftd.config.base import FieldPathText, TimeZoneName, _Frozen, _require_unique
+from driftd.config.oip import OipTopicConfig
+from driftd.config.oip import check_topics as check_oip_topics
 from driftd.config.wire import SchemaFiles, SchemaRegistryConfig, check_wire_topics
 from driftd.datafile import FORMATS
 
@@ -121,6 +123,18 @@ class KafkaTopicConfig(_Frozen):
         description="The models whose events this topic carries: only their time windows "
         "wait for its partitions. Default: every model waits for a partition until it has "
         "sent a batch without that model's events.")
+    oip: OipTopicConfig | None = Field(
+        default=None, description="format oip: the topic's role (request or response), "
+        "its request-id header, encoding and pairing (see docs/model-servers.md).")
+
+    @model_validator(mode="after")
+    def _oip_settings_match_the_format(self) -> KafkaTopicConfig:
+        if (self.format == "oip") != (self.oip is not None):
+            raise ValueError("format oip needs oip settings (oip: {role: request or "
+                             "response}), and oip settings need format oip")
+        if self.oip is not None and self.stream == "outcomes":
+            raise ValueError("an oip topic carries predictions (or features), not outcomes")
+        return self
 
 
 class KafkaSecurityConfig(_Frozen):
@@ -187,6 +201,14 @@ class KafkaSourceConfig(_Frozen):
         cls, topics: tuple[KafkaTopicConfig, ...]
     ) -> tuple[KafkaTopicConfig, ...]:
         _require_unique("topic", [t.name for t in topics])
+        return topics
+
+    @field_validator("topics")
+    @classmethod
+    def _oip_topics_pair_up(
+        cls, topics: tuple[KafkaTopicConfig, ...]
+    ) -> tuple[KafkaTopicConfig, ...]:
+        check_oip_topics(topics)
         return topics
 
     @model_validator(mode="after")

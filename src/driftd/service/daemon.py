@@ -124,7 +124,8 @@ class Daemon:
                        if self._join_store is not None else None)
         self._pipeline = Pipeline(build_decoders(config), self.monitor, self.telemetry,
                                   RejectionLog(clock), self._extras.dead_letters, self.labels,
-                                  build_translators(config))
+                                  build_translators(config, self._join_store.halves()
+                                                    if self._join_store is not None else None))
         references = {name: {"reference": p.version, "rows": str(p.rows)}
                       for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}

@@ -25,6 +25,8 @@ class Inputs:
         topics = [t for s in config.sources if isinstance(s, KafkaSourceConfig) for t in s.topics]
         self._streams = {t.name: t.stream for t in topics}
         self._carriers = {t.name: t.models for t in topics}
+        # OIP responses: their rows count on the request topic's partitions (oip_topics).
+        self._keyless = {t.name for t in topics if t.oip is not None and t.oip.role == "response"}
 
     def expect_partitions(self, partitions: Iterable[tuple[str, int]], now: float) -> None:
         """Assigned (or to be assigned) partitions, as ``(topic, partition)``."""
@@ -46,6 +48,8 @@ class Inputs:
         ``outcomes``, of outcome streams), by model."""
         keys: dict[str, list[str]] = {m: [] for m in self._models}
         for topic, p in partitions:
+            if topic in self._keyless:
+                continue
             if (self._streams.get(topic) == "outcomes") == outcomes:
                 for model in self._carriers.get(topic) or keys:
                     keys[model].append(f"{topic}[{p}]")

@@ -107,6 +107,12 @@ class Translated:
     objects: list[Any] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # The input whose stream time the events advance, when not the batch's own (OIP: a
+    # pair's rows count on its request partition, whichever half completed it).
+    key: str | None = None
+    # Messages are held back (halves waiting for their pair): a batch without events is
+    # no sign that its input carries none, so it excuses no model's watermark.
+    holds: bool = False
 
 
 class Translator(Protocol):
@@ -139,6 +145,7 @@ class Pipeline:
             return 0
         decoder = self._decoders.get(raw.key) or self._decoders[""]
         translator = self._translators.get(raw.key)
+        translated = None
         if translator is None:
             decoded = decoder.decode(raw.messages, now, raw.origins)
         else:
@@ -155,6 +162,10 @@ class Pipeline:
             if batch.versions:
                 self._telemetry.count_versions(model, raw.stream, batch.versions)
         key = raw.partition or raw.key or raw.stream  # each input its own stream time
+        if translated is not None:
+            if translated.holds and not decoded.models:
+                return 0  # nothing to add, and no excuse: what waits may count later
+            key = translated.key or key
         on_time = self._monitor.ingest(raw.stream, decoded.models, key, now)
         if self._labels is not None:
             if raw.stream == "outcomes":
