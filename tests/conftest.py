@@ -6,6 +6,8 @@
 - ``kafka_broker_factory``: dedicated brokers a test may stop, start and kill (outages).
 - ``kafka_sasl_ssl_broker``: one local broker for the session with a SASL_SSL listener
   (SASL PLAIN users ``SASL_USERS``, a certificate signed by a CA made at test time).
+- ``schema_registry_url``: base URL of a Confluent-compatible schema registry
+  (``$SCHEMA_REGISTRY_URL`` if set, else Apicurio from scripts/schema_registry.py).
 """
 
 from __future__ import annotations
@@ -48,6 +50,37 @@ def _load_kafka_local() -> ModuleType:
 
 kafka_local = _load_kafka_local()
 KafkaBroker = kafka_local.KafkaBroker
+
+
+def _load_schema_registry() -> ModuleType:
+    # Loaded like kafka_local.py: by path, once per session.
+    path = REPO_ROOT / "scripts" / "schema_registry.py"
+    spec = importlib.util.spec_from_file_location("schema_registry_local", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+schema_registry_local = _load_schema_registry()
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a Confluent-compatible schema registry (``.../apis/ccompat/v7``)
+    shared by the whole session: tests register under subject names of their own."""
+    existing = os.environ.get("SCHEMA_REGISTRY_URL")
+    if existing:
+        yield existing.rstrip("/")
+        return
+    schema_registry_local.fetch()
+    registry = schema_registry_local.SchemaRegistry(tmp_path_factory.mktemp("schema-registry"))
+    registry.start()
+    try:
+        yield registry.url
+    finally:
+        registry.stop()
 
 
 @pytest.fixture(scope="session")
