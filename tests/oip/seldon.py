@@ -4,11 +4,14 @@ with their Kafka headers, and the same rows as flat driftd JSON events."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from driftd.config import ColumnConfig
 from driftd.oip import protobuf
+from driftd.reference.build import build_profile
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 CITIES = ("berlin", "paris", "rome", "ankara", "oslo")
@@ -85,3 +88,14 @@ def exchanges(count: int, *, seed: int, start_ms: int, every_ms: int = 50,
 def headers(request_id: str) -> list[tuple[str, bytes]]:
     """Kafka headers as Seldon's gateway writes them (the request id)."""
     return [("x-request-id", request_id.encode())]
+
+
+def write_profile(path: Path, rows: int = 4000) -> None:
+    """The iris model's reference: the undrifted distribution of ``exchange``."""
+    rng = np.random.default_rng(0)
+    cols = [ColumnConfig.model_validate(c) for c in columns(flat=True)]
+    numeric = {name: rng.normal(5.0, 1.0, rows).astype("<f4").astype(float) for name in FEATURES}
+    numeric["age"] = rng.integers(18, 80, rows).astype(float)
+    categorical = {"city": [CITIES[i] for i in rng.integers(0, len(CITIES), rows)],
+                   "species": [str(i) for i in rng.integers(0, 3, rows)]}
+    build_profile("iris", cols, numeric, categorical, rows=rows, metadata={}).save(path)

@@ -67,9 +67,30 @@ def test_a_half_expires_when_both_streams_have_passed_it_by_the_timeout() -> Non
     gone = pairing.add([half("z", "response", 11.0)]).unpaired
     assert [(u.reason, u.half.id) for u in gone] == [("unpaired_request", "a")]
     assert "no response within pair_timeout_seconds 10" in gone[0].detail
-    assert pairing.clock == 11.0
+    assert pairing.clock() == 11.0
     gone = pairing.add([half("q30", "response", 31.0)]).unpaired
     assert ("unpaired_response", "z") in [(u.reason, u.half.id) for u in gone]
+
+
+def test_a_partition_read_ahead_does_not_expire_the_halves_of_another() -> None:
+    """Scenario: timeout 5 s; lane (partition) 1's responses of t=0..2 wait; lane 0's
+    requests and responses up to t=100 are read (a consumer far ahead on partition 0);
+    then lane 1's requests. Expected: nothing expires in lane 1 meanwhile; its three
+    requests pair; lane 0's clock is 100, lane 1's is 2."""
+    pairing = Pairing("m", MemoryHalves(), timeout_seconds=5, max_pending=1000)
+
+    def on(lane: str, h: Half) -> Half:
+        return Half(h.id, h.role, h.payload, h.time, h.origin, h.raw, h.encoding, lane)
+
+    waiting = [on("1", half(f"b{t}", "response", t + 0.1)) for t in range(3)]
+    assert pairing.add(waiting).unpaired == []
+    ahead = [on("0", half(f"a{t}", role, float(t))) for t in range(101)
+             for role in ("request", "response")]
+    done = pairing.add(ahead)
+    assert len(done.pairs) == 101 and done.unpaired == []
+    done = pairing.add([on("1", half(f"b{t}", "request", float(t))) for t in range(3)])
+    assert [p.request.id for p in done.pairs] == ["b0", "b1", "b2"] and done.unpaired == []
+    assert (pairing.clock("0"), pairing.clock("1")) == (100.0, 2.0)
 
 
 def test_halves_too_far_apart_never_pair() -> None:
@@ -142,13 +163,13 @@ def test_a_restart_from_the_checkpoint_neither_loses_nor_repeats_a_pair(
     before = run(pairing, batches[:10])
     store.save(Checkpoint(1.0, {("t", 0): 10}))
     waiting = {key: h.payload for key, (_, h) in pairing._waiting.items()}
-    clock = pairing.clock
+    clock = pairing.clock()
     run(pairing, batches[10:14])  # never checkpointed: lost with the crash
     store.close()
     store = CheckpointStore(path)
     again = Pairing("m", store.halves(), timeout_seconds=5, max_pending=1000)
     assert {key: h.payload for key, (_, h) in again._waiting.items()} == waiting
-    assert again.clock == clock and len(waiting) > 0
+    assert again.clock() == clock and len(waiting) > 0
     after = run(again, batches[10:])
     assert before + after == expected
     assert "unpaired_request:lonely" in expected

@@ -7,16 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from driftd.config import ConfigError, parse_config
-from driftd.reference.build import build_profile
 from driftd.reference.profile import load_profile
 from driftd.service.checkpoint import CheckpointStore
 from driftd.service.daemon import Daemon, Extras
 from driftd.sources.base import RawBatch
-from oip.seldon import CITIES, FEATURES, Exchange, columns, exchanges
+from oip.seldon import Exchange, columns, exchanges, write_profile
 
 REQUESTS = "seldon.default.model.iris.inputs"
 RESPONSES = "seldon.default.model.iris.outputs"
@@ -26,13 +24,7 @@ T0 = 1_764_000_000_000  # ms
 def config(tmp_path: Path, lateness: float = 5, **oip: Any) -> Any:
     profile = tmp_path / "iris.json"
     if not profile.exists():
-        rng = np.random.default_rng(0)
-        cols = parse_config(raw(tmp_path, profile, {}), environ={}).models[0].columns
-        build_profile("iris", cols, {name: rng.normal(5, 1, 2000) for name in FEATURES}
-                      | {"age": rng.integers(18, 80, 2000).astype(float)},
-                      {"city": [CITIES[i % 5] for i in range(2000)],
-                       "species": [str(i % 3) for i in range(2000)]},
-                      rows=2000, metadata={}).save(profile)
+        write_profile(profile)
     return parse_config(raw(tmp_path, profile, oip, lateness), environ={})
 
 

@@ -7,12 +7,15 @@ Either half may come first. A half waits for its other half in the pairing's sto
 **Clock.** Waiting is measured in event time (the halves' own times, e.g. the Kafka
 record timestamps), never the clock on the wall, so that what pairs is a function of the
 events, not of how fast or in which order they were read: a replay, a restart or a
-consumer catching up after lag pairs the same halves. The pairing clock is the older of
-the newest request time and the newest response time seen: a topic read far ahead of
-the other does not expire the halves the other has not delivered yet, and with both
-streams silent nothing expires (nothing could pair either). A half expires once the
-clock is more than ``timeout_seconds`` past its time; a request and a response whose
-times are further apart than that never pair (whichever came first is reported).
+consumer catching up after lag pairs the same halves. Halves come in lanes (a Kafka
+partition number: Seldon writes a response to the partition number of its request; one
+lane for an HTTP receiver). A lane's clock is the older of the newest request time and
+the newest response time it has seen: a topic or a partition read far ahead of the
+others does not expire the halves they have not delivered yet, and a lane whose other
+side is silent expires nothing (nothing could pair either; ``max_pending`` bounds it).
+A half expires once its lane's clock is more than ``timeout_seconds`` past its time; a
+request and a response whose times are further apart than that never pair (whichever
+came first is reported). Halves pair by id across lanes, but expire by their own lane.
 
 **Bounds.** At most ``max_pending`` halves wait; beyond, the oldest is pushed out.
 Expired and pushed-out halves are reported as ``unpaired_request`` or
@@ -57,14 +60,16 @@ from driftd.oip.payload import Payload, PayloadError, Role, parse
 logger = logging.getLogger(__name__)
 
 ROLES: tuple[Role, Role] = ("request", "response")
-StoredHalf = tuple[str, str, int, float, str, str, bytes]  # id, role, seq, ts, origin, ...
+# id, role, seq, ts, origin, encoding, body, lane
+StoredHalf = tuple[str, str, int, float, str, str, bytes, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Half:
     """One side of an inference: its id, role, parsed payload, event time, where it came
-    from (``topic[p]@offset``, an HTTP receiver...), and its bytes with the encoding that
-    parses them again (``payload.parse``) after a restart."""
+    from (``topic[p]@offset``, an HTTP receiver...), its bytes with the encoding that
+    parses them again (``payload.parse``) after a restart, and its lane (whose clock
+    expires it: the partition number)."""
 
     id: str
     role: Role
@@ -73,6 +78,7 @@ class Half:
     origin: str
     raw: bytes
     encoding: str
+    lane: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,8 @@ class Paired:
 
 
 class HalfStore(Protocol):
-    """Where waiting halves are kept (``service.checkpoint.HalfStore``)."""
+    """Where waiting halves are kept (``service.checkpoint.HalfStore``), with the newest
+    time per ``role@lane``."""
 
     def load(self, group: str) -> list[StoredHalf]: ...
 
@@ -146,8 +153,8 @@ class Pairing:
         self.group, self._store = group, store
         self.timeout, self.max_pending = float(timeout_seconds), max_pending
         self._waiting: dict[tuple[str, str], tuple[int, Half]] = {}  # (id, role) -> seq, half
-        self._queue: list[tuple[float, int, str, str]] = []  # (time, seq, id, role), lazy
-        self._newest = {role: -math.inf for role in ROLES}
+        self._queues: dict[str, list[tuple[float, int, str, str]]] = {}  # lane -> heap, lazy
+        self._newest: dict[str, float] = {}  # "role@lane" -> newest time
         self._seq = 0
         self._added: dict[tuple[str, str], StoredHalf] = {}
         self._removed: set[tuple[str, str]] = set()
@@ -156,20 +163,22 @@ class Pairing:
     def __len__(self) -> int:
         return len(self._waiting)
 
-    @property
-    def clock(self) -> float:
-        """The event time both roles have reached (-inf until both have been seen)."""
-        return min(self._newest.values())
+    def clock(self, lane: str = "") -> float:
+        """The event time both roles have reached in ``lane`` (-inf until both have been
+        seen there)."""
+        return min(self._newest.get(f"{role}@{lane}", -math.inf) for role in ROLES)
 
     def add(self, halves: Sequence[Half]) -> Paired:
         """Pair these halves (in their order) with those waiting; the rest wait."""
         result = Paired()
-        before = dict(self._newest)
+        changed: dict[str, float] = {}
         for half in halves:
             self._add(half, result)
-            self._newest[half.role] = max(self._newest[half.role], half.time)
-            self._expire(result)
-        self._flush({r: t for r, t in self._newest.items() if t != before[r]})
+            name = f"{half.role}@{half.lane}"
+            if half.time > self._newest.get(name, -math.inf):
+                self._newest[name] = changed[name] = half.time
+                self._expire(half.lane, result)
+        self._flush(changed)
         return result
 
     def _add(self, half: Half, result: Paired) -> None:
@@ -179,49 +188,50 @@ class Pairing:
                                             f"{half.role} {half.id} is already waiting "
                                             f"(from {self._waiting[key][1].origin})"))
             return
-        other_role = "response" if half.role == "request" else "request"
-        other = self._waiting.get((half.id, other_role))
+        other_key = (half.id, _other(half.role))
+        other = self._waiting.get(other_key)
         if other is not None:
-            if abs(other[1].time - half.time) <= self.timeout:
-                self._remove((half.id, other_role))
+            self._remove(other_key)
+            apart = abs(other[1].time - half.time)
+            if apart <= self.timeout:
                 request, response = (half, other[1]) if half.role == "request" \
                     else (other[1], half)
                 result.pairs.append(Pair(request, response))
                 return
-            self._remove((half.id, other_role))
-            result.unpaired.append(self._gone(other[1], f"its {half.role} came "
-                                              f"{abs(other[1].time - half.time):.0f} s apart "
-                                              f"(pair_timeout_seconds {self.timeout:g})"))
+            result.unpaired.append(self._gone(other[1], f"its {half.role} came {apart:.0f} s "
+                                              f"apart (pair_timeout_seconds {self.timeout:g})"))
         self._wait(half, result)
 
     def _wait(self, half: Half, result: Paired) -> None:
         self._seq += 1
         key = (half.id, half.role)
         self._waiting[key] = (self._seq, half)
-        heapq.heappush(self._queue, (half.time, self._seq, half.id, half.role))
+        heapq.heappush(self._queues.setdefault(half.lane, []),
+                       (half.time, self._seq, half.id, half.role))
         self._added[key] = (half.id, half.role, self._seq, half.time, half.origin,
-                            half.encoding, half.raw)
+                            half.encoding, half.raw, half.lane)
         self._removed.discard(key)
         while len(self._waiting) > self.max_pending:
             oldest = self._pop_oldest()
             result.unpaired.append(self._gone(oldest, f"pushed out by newer halves "
                                               f"(max_pending {self.max_pending})"))
 
-    def _expire(self, result: Paired) -> None:
-        limit = self.clock - self.timeout
-        while self._queue and self._queue[0][0] < limit:
-            key, seq = (self._queue[0][2], self._queue[0][3]), self._queue[0][1]
-            heapq.heappop(self._queue)
-            found = self._waiting.get(key)
+    def _expire(self, lane: str, result: Paired) -> None:
+        limit = self.clock(lane) - self.timeout
+        queue = self._queues.get(lane, [])
+        while queue and queue[0][0] < limit:
+            _, seq, id_, role = heapq.heappop(queue)
+            found = self._waiting.get((id_, role))
             if found is not None and found[0] == seq:
-                self._remove(key)
-                result.unpaired.append(self._gone(found[1], f"no {_other(found[1].role)} "
-                                                  f"within pair_timeout_seconds "
-                                                  f"{self.timeout:g}"))
+                self._remove((id_, role))
+                result.unpaired.append(self._gone(found[1], f"no {_other(role)} within "
+                                                  f"pair_timeout_seconds {self.timeout:g}"))
 
     def _pop_oldest(self) -> Half:
+        """The oldest waiting half (by time, then arrival), removed."""
         while True:
-            _, seq, id_, role = heapq.heappop(self._queue)
+            queue = min((q for q in self._queues.values() if q), key=lambda q: q[0][:2])
+            _, seq, id_, role = heapq.heappop(queue)
             found = self._waiting.get((id_, role))
             if found is not None and found[0] == seq:
                 self._remove((id_, role))
@@ -242,10 +252,9 @@ class Pairing:
         self._added, self._removed = {}, set()
 
     def _restore(self, parser: Parser) -> None:
-        self._newest.update({r: t for r, t in self._store.clocks(self.group).items()
-                             if r in self._newest})
+        self._newest.update(self._store.clocks(self.group))
         dropped: list[tuple[str, str]] = []
-        for id_, role, seq, ts, origin, encoding, raw in self._store.load(self.group):
+        for id_, role, seq, ts, origin, encoding, raw, lane in self._store.load(self.group):
             try:
                 payload = parser(raw, encoding, role)
             except (PayloadError, ValueError) as error:  # it parsed once: a changed parser
@@ -253,11 +262,12 @@ class Pairing:
                                role, id_, origin, error)
                 dropped.append((id_, role))
                 continue
-            half = Half(id_, role, payload, ts, origin, raw, encoding)  # type: ignore[arg-type]
+            half = Half(id_, role, payload, ts, origin, raw, encoding, lane)  # type: ignore[arg-type]
             self._waiting[(id_, role)] = (seq, half)
-            self._queue.append((ts, seq, id_, role))
+            self._queues.setdefault(lane, []).append((ts, seq, id_, role))
             self._seq = max(self._seq, seq)
-        heapq.heapify(self._queue)
+        for queue in self._queues.values():
+            heapq.heapify(queue)
         if dropped:
             self._store.write(self.group, [], dropped, {})
 

@@ -45,7 +45,8 @@ _SCHEMA = (
     "deadline REAL, PRIMARY KEY (model, id)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS orphans_deadline ON orphans (deadline)",
     "CREATE TABLE IF NOT EXISTS halves (grp TEXT, id TEXT, role TEXT, seq INTEGER, ts REAL, "
-    "origin TEXT, encoding TEXT, body BLOB, PRIMARY KEY (grp, id, role)) WITHOUT ROWID",
+    "origin TEXT, encoding TEXT, body BLOB, lane TEXT, PRIMARY KEY (grp, id, role)) "
+    "WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS half_clocks (grp TEXT, role TEXT, newest REAL, "
     "PRIMARY KEY (grp, role)) WITHOUT ROWID",
 )
@@ -249,12 +250,14 @@ class PendingStore:
         return int(cursor.rowcount)
 
 
-StoredHalf = tuple[str, str, int, float, str, str, bytes]  # id, role, seq, ts, origin, ...
+# id, role, seq, ts, origin, encoding, body, lane
+StoredHalf = tuple[str, str, int, float, str, str, bytes, str]
 
 
 class HalfStore:
     """Halves of model-server exchanges (a request or a response) waiting for the other
-    half (``driftd.oip.pairing``), by pairing group, with each group's clock.
+    half (``driftd.oip.pairing``), by pairing group, with the group's clocks (the newest
+    time per ``role@lane``).
 
     Like ``PendingStore``, writes join the database's open transaction, which the next
     checkpoint commits with the offsets they reflect: after a crash the halves roll back
@@ -269,13 +272,14 @@ class HalfStore:
             self._db.execute("BEGIN IMMEDIATE")
 
     def load(self, group: str) -> list[StoredHalf]:
-        """The group's halves, oldest first: (id, role, seq, ts, origin, encoding, body)."""
-        return [(str(i), str(r), int(q), float(t), str(o), str(e), bytes(b)) for i, r, q, t, o, e, b
-                in self._db.execute("SELECT id, role, seq, ts, origin, encoding, body FROM "
-                                    "halves WHERE grp = ? ORDER BY ts, seq", (group,))]
+        """The group's halves, oldest first."""
+        return [(str(i), str(r), int(q), float(t), str(o), str(e), bytes(b), str(n))
+                for i, r, q, t, o, e, b, n in self._db.execute(
+                    "SELECT id, role, seq, ts, origin, encoding, body, lane FROM halves "
+                    "WHERE grp = ? ORDER BY ts, seq", (group,))]
 
     def clocks(self, group: str) -> dict[str, float]:
-        """The newest time seen per role of the group."""
+        """The newest time seen per ``role@lane`` of the group."""
         return {str(role): float(newest) for role, newest in self._db.execute(
             "SELECT role, newest FROM half_clocks WHERE grp = ?", (group,))}
 
@@ -287,7 +291,7 @@ class HalfStore:
         self._begin()
         self._db.executemany("DELETE FROM halves WHERE grp = ? AND id = ? AND role = ?",
                              [(group, i, r) for i, r in removed])
-        self._db.executemany("INSERT OR REPLACE INTO halves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._db.executemany("INSERT OR REPLACE INTO halves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [(group, *half) for half in added])
         self._db.executemany("INSERT OR REPLACE INTO half_clocks VALUES (?, ?, ?)",
                              [(group, role, t) for role, t in clocks.items()])

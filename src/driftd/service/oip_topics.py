@@ -44,11 +44,14 @@ class OipTranslator:
         """Never raises for what a message holds: a bad one becomes a rejection."""
         out = Translated()
         halves = []
+        # The lane of the pairing clock: the partition number (Seldon answers a request
+        # on the partition number it came from).
+        lane = raw.partition.rpartition("[")[2].rstrip("]") if raw.partition else ""
         for index, message in enumerate(raw.messages):
             origin = raw.origins[index] if index < len(raw.origins) else f"#{index}"
             headers = raw.headers[index] if index < len(raw.headers) else {}
             time = raw.times[index] if index < len(raw.times) else now
-            half = self._half(bytes(message), headers, time, origin, out.rejections)
+            half = self._half(bytes(message), headers, time, origin, lane, out.rejections)
             if half is not None:
                 halves.append(half)
         self._emit(self._pairing.add(halves), out)
@@ -58,7 +61,7 @@ class OipTranslator:
         return out
 
     def _half(self, message: bytes, headers: Mapping[str, bytes], time: float, origin: str,
-              rejections: list[Rejection]) -> Half | None:
+              lane: str, rejections: list[Rejection]) -> Half | None:
         def reject(reason: str, detail: str) -> None:
             rejections.append(Rejection(reason, detail, origin, message))
 
@@ -81,7 +84,7 @@ class OipTranslator:
             reject("missing_request_id", f"request id of {len(request_id)} characters "
                    f"(max {MAX_ID_CHARS})")
             return None
-        return Half(request_id, self._role, payload, time, origin, message, encoding)
+        return Half(request_id, self._role, payload, time, origin, message, encoding, lane)
 
     def _encoding(self, headers: Mapping[str, bytes]) -> str:
         if self._settings.encoding != "auto":
