@@ -15,7 +15,7 @@ import yaml
 
 from driftd.config import ConfigError
 from driftd.preflight import load_checked
-from kafka_e2e.support import write_profile, workload
+from kafka_e2e.support import workload, write_profile
 
 
 def write_config(directory: Path, source: dict[str, Any]) -> Path:
