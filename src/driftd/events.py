@@ -47,6 +47,8 @@ REASONS = (
     "unusable_schema",
     "schema_registry_unavailable",
     "bad_payload",
+    # CloudEvents received over HTTP (driftd.sources.http_endpoints)
+    "missing_attribute",
 )
 
 

@@ -22,6 +22,7 @@ from driftd.config import (
     KafkaSourceConfig,
     load_config,
 )
+from driftd.config.http import HttpSourceConfig
 from driftd.datafile import read_problem
 from driftd.monitor.layout import Layout
 from driftd.reference.profile import Profile, ProfileError, load_profile
@@ -83,6 +84,8 @@ def path_problems(config: Config) -> list[str]:
         elif isinstance(source, KafkaSourceConfig):
             problems += _security_problems(f"sources.{index}.security", source.security)
             problems += wire_problems(f"sources.{index}", source)
+        elif isinstance(source, HttpSourceConfig):
+            problems += _http_problems(f"sources.{index}", source)
     checkpoint = config.checkpoint.path
     if checkpoint is not None:
         problems += _located("checkpoint.path", _checkpoint_problem(checkpoint))
@@ -103,6 +106,25 @@ def file_problem(path: Path) -> str | None:
     if not os.access(path, os.R_OK):
         return f"not readable (permission denied): {path}"
     return None
+
+
+def _http_problems(field: str, source: HttpSourceConfig) -> list[str]:
+    """The spool directory must be one driftd can write in (or create); the token file
+    readable and not empty."""
+    spool = source.spool_dir
+    problem = None
+    if spool.exists() and not spool.is_dir():
+        problem = f"not a directory: {spool}"
+    elif spool.is_dir() and not os.access(spool, os.W_OK | os.X_OK):
+        problem = f"directory not writable: {spool}"
+    elif not spool.exists():
+        problem = _checkpoint_problem(spool / "x.spool")
+    problems = _located(f"{field}.spool_dir", problem)
+    token = source.bearer_token_file
+    if token is not None:
+        problems += _located(f"{field}.bearer_token_file",
+                             file_problem(token) or _password_problem(token))
+    return problems
 
 
 def _security_problems(field: str, security: KafkaSecurityConfig) -> list[str]:

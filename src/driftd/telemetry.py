@@ -48,6 +48,7 @@ class TelemetrySnapshot:
     # Matured windows: (model, window) -> matured; (model, window, metric) -> decayed
     windows_matured: Mapping[tuple[str, str], int] = field(default_factory=dict)
     windows_decayed: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    http_requests: Mapping[str, int] = field(default_factory=dict)  # HTTP ingest, by status
     # (model, stream, model version read from events) -> events accepted
     versions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
@@ -75,6 +76,7 @@ class Telemetry:
         self._windows_drifted: Counter[tuple[str, str, str, str]] = Counter()
         self._windows_matured: Counter[tuple[str, str]] = Counter()
         self._windows_decayed: Counter[tuple[str, str, str]] = Counter()
+        self._http_requests: Counter[str] = Counter()
         self._versions: Counter[tuple[str, str, str]] = Counter()
         self._versions_seen: dict[str, set[str]] = {}
 
@@ -102,6 +104,11 @@ class Telemetry:
     def count_invalid(self, reason: str, count: int = 1) -> None:
         with self._lock:
             self._invalid[reason] += count
+
+    def count_http_request(self, code: int) -> None:
+        """An HTTP ingest request answered with status ``code``."""
+        with self._lock:
+            self._http_requests[str(code)] += 1
 
     def count_late(self, model: str, window: str, count: int) -> None:
         with self._lock:
@@ -216,5 +223,6 @@ class Telemetry:
                 windows_drifted=dict(self._windows_drifted),
                 windows_matured=dict(self._windows_matured),
                 windows_decayed=dict(self._windows_decayed),
+                http_requests=dict(self._http_requests),
                 versions=dict(self._versions),
             )

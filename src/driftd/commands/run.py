@@ -21,16 +21,20 @@ from driftd.config import (
     KafkaSourceConfig,
     mask_secrets,
 )
+from driftd.config.http import HttpSourceConfig
+from driftd.messages import MessageLimits
 from driftd.monitor.results import published_to_json
 from driftd.preflight import load_checked
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import CheckpointError, CheckpointStore
 from driftd.service.daemon import Daemon, Extras
 from driftd.service.history import ResultsSink
+from driftd.sinks.http_connection import HttpLimits
 from driftd.sinks.results_file import ResultsFile, ResultsSinkError
 from driftd.sources.base import Source
 from driftd.sources.demo import DemoGenerator, DemoSource
 from driftd.sources.files import FileSource
+from driftd.sources.http_ingest import HttpIngestSource
 from driftd.sources.jsonl import JsonlSource
 from driftd.sources.kafka import (
     BrokerProbe,
@@ -77,9 +81,24 @@ def build_sources(config: Config) -> list[Source]:
             sources.append(FileSource(spec))
         elif isinstance(spec, KafkaSourceConfig):
             sources.append(KafkaSource(spec))
-        else:
+        elif isinstance(spec, HttpSourceConfig):
+            sources.append(http_source(config, spec))
+        elif isinstance(spec, DemoSourceConfig):
             sources.append(demo_source(spec))
     return sources
+
+
+def http_source(config: Config, spec: HttpSourceConfig) -> HttpIngestSource:
+    """An HTTP ingest listener within the ``ingest`` bounds and the ``http`` timeouts."""
+    ingest, http = config.ingest, config.http
+    return HttpIngestSource(
+        spec, messages=MessageLimits(spec.max_body_bytes, ingest.max_nesting_depth,
+                                     ingest.max_events_per_message),
+        http=HttpLimits(max_connections=http.max_connections,
+                        read_timeout_seconds=http.read_timeout_seconds,
+                        idle_timeout_seconds=http.idle_timeout_seconds,
+                        write_timeout_seconds=http.write_timeout_seconds,
+                        max_request_head_bytes=http.max_request_head_bytes))
 
 
 def demo_source(spec: DemoSourceConfig) -> DemoSource:

@@ -16,7 +16,7 @@ from driftd.config.service import (
     LoggingConfig,
     ResultsConfig,
 )
-from driftd.config.sources import KafkaSourceConfig, SourceConfig
+from driftd.config.sources import HttpSourceConfig, KafkaSourceConfig, SourceConfig
 
 
 class Config(_Frozen):
@@ -65,6 +65,25 @@ class Config(_Frozen):
                     "kafka_source_needed", "needs a kafka source to publish through (its "
                     "bootstrap_servers and security are used)"),
                 loc=("results", "kafka_topic"), input=self.results.kafka_topic)])
+        return self
+
+    @model_validator(mode="after")
+    def _http_ingest_has_a_checkpoint(self) -> Config:
+        # The spool position acknowledged bodies are read from lives in the checkpoint:
+        # without one, a restart would count the spool again (or lose what was deleted).
+        listens = [s.listen for s in self.sources if isinstance(s, HttpSourceConfig)]
+        problems = []
+        if listens and self.checkpoint.path is None:
+            problems.append(InitErrorDetails(type=PydanticCustomError(
+                "checkpoint_needed", "an http source needs checkpoint.path: the spool's "
+                "read position is kept in the checkpoint"),
+                loc=("checkpoint", "path"), input=None))
+        if len(set(listens)) < len(listens):
+            problems.append(InitErrorDetails(type=PydanticCustomError(
+                "duplicate_listen", "two http sources listen on the same address"),
+                loc=("sources",), input=listens))
+        if problems:
+            raise ValidationError.from_exception_data("Config", problems)
         return self
 
     def model(self, name: str) -> ModelConfig:

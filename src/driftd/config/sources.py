@@ -218,7 +218,11 @@ class KafkaSourceConfig(_Frozen):
         return self
 
 
+# Last, as it builds on EventFields and Stream above.
+from driftd.config.http import HttpSourceConfig as HttpSourceConfig  # noqa: E402
+
 SourceConfig = Annotated[
-    JsonlSourceConfig | FileSourceConfig | DemoSourceConfig | KafkaSourceConfig,
+    JsonlSourceConfig | FileSourceConfig | DemoSourceConfig | KafkaSourceConfig
+    | HttpSourceConfig,
     Field(discriminator="type"),
 ]

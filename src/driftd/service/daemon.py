@@ -42,7 +42,13 @@ from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, buil
 from driftd.service.translators import build_translators
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
-from driftd.sources.base import OffsetSource, Source, SourceSetupError, SourceUnavailable
+from driftd.sources.base import (
+    Instrumented,
+    OffsetSource,
+    Source,
+    SourceSetupError,
+    SourceUnavailable,
+)
 from driftd.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -100,6 +106,9 @@ class Daemon:
         self._next_checkpoint = self._next_tick = 0.0
         self._finished = False  # the end of the data closed every window
         self.telemetry = Telemetry()
+        for source in self._sources:
+            if isinstance(source, Instrumented):
+                source.instrument(self.telemetry)
         for model in config.models:
             self.telemetry.expect_events("predictions", model.name)
             if model.performance is not None:

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from driftd.config import Config, FileSourceConfig, JsonlSourceConfig, KafkaSourceConfig
+from driftd.config.http import HttpSourceConfig
 from driftd.events import Decoder, Rejection, TimeBounds
 from driftd.messages import MessageLimits
 from driftd.monitor.monitor import Monitor
@@ -91,6 +92,9 @@ def build_decoders(config: Config) -> dict[str, Decoder]:
             own = parse_timezone(source.timezone) if source.timezone is not None else zone
             decoders[source.source_name] = decoder(fields=source.fields, limits=limits,
                                                    timezone=own)
+        elif isinstance(source, HttpSourceConfig):
+            decoders[source.source_name] = decoder(fields=source.fields, limits=limits,
+                                                   timezone=zone)
         elif isinstance(source, KafkaSourceConfig):
             own_limits = replace(limits, max_bytes=source.max_message_bytes or limits.max_bytes)
             for topic in source.topics:

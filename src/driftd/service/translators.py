@@ -4,7 +4,9 @@ own JSON events, and what turns them into event objects (see ``pipeline.Translat
 from __future__ import annotations
 
 from driftd.config import Config, KafkaSourceConfig
+from driftd.config.http import HttpSourceConfig
 from driftd.oip.pairing import HalfStore, MemoryHalves
+from driftd.service.http_translator import http_translator
 from driftd.service.oip_topics import oip_translators
 from driftd.service.pipeline import Translator
 from driftd.wire.translator import wire_translators
@@ -26,4 +28,6 @@ def build_translators(config: Config, halves: HalfStore | None = None,
             for topic in source.topics:
                 if topic.format != "json" and topic.name not in translators:
                     raise NotImplementedError(f"topic format {topic.format}")
+        elif isinstance(source, HttpSourceConfig):
+            translators[source.source_name] = http_translator(config, source)
     return translators

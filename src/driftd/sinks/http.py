@@ -1,21 +1,20 @@
 """HTTP endpoints: /metrics for Prometheus, /healthz and /readyz for the orchestrator.
 
-One asyncio loop on one thread serves every connection (HTTP/1.1 parsed by h11); the
-synchronous metrics render runs on a single worker thread so the loop keeps answering
-probes meanwhile. TLS and basic auth (exporter-toolkit web config) slot in at two
-places: an ``ssl.SSLContext`` where ``_serve`` wraps the accepted socket in streams
+One asyncio loop on one thread serves every connection (HTTP/1.1 parsed by h11, see
+``http_listener`` and ``http_connection``); the synchronous metrics render runs on a
+single worker thread so the loop keeps answering probes meanwhile. TLS and basic auth
+(exporter-toolkit web config) slot in at two places: an ``ssl.SSLContext`` where
+``Listener._serve`` wraps the accepted socket in streams
 (``loop.connect_accepted_socket(..., ssl=context)``; the plain-port TLS sniff in
 ``http_connection`` then goes), and a check of the request's headers at the top of
-``_answer`` returning 401 with ``WWW-Authenticate``.
+``_Endpoints.answer`` returning 401 with ``WWW-Authenticate``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
@@ -24,22 +23,12 @@ from urllib.parse import urlsplit
 
 import h11
 
-from driftd.sinks.http_connection import Connection, HttpLimits, Reply
+from driftd.sinks.http_connection import Body, HttpLimits, Reply
+from driftd.sinks.http_listener import Listener, bind
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["HealthCheck", "HttpServer", "HttpLimits"]
-
-# The kernel's queue of connections not accepted yet costs no descriptors; at 100, a
-# burst of 400 connects overflowed it and each overflow cost its client a 1 s SYN retry.
-LISTEN_BACKLOG = 1024
-ACCEPT_RETRY_SECONDS = 0.1
-# A few accepts per wakeup drain a burst of connects sooner; the descriptors of the
-# connections closed to make room are released on the loop's next pass.
-ACCEPTS_PER_WAKEUP = 16
-STOP_GRACE_SECONDS = 2.0  # how long stop() lets requests in progress finish
-WARN_EVERY_SECONDS = 60.0
-
 
 class HealthCheck(Protocol):
     """What the probes ask; ``driftd.service.health.Health`` provides it."""
@@ -73,7 +62,7 @@ class HttpServer:
         self._health = health
         self._limits = limits or HttpLimits()
         self._lock = threading.Lock()
-        self._running: _Running | None = None
+        self._running: tuple[Listener, _Endpoints] | None = None
 
     @property
     def port(self) -> int:
@@ -81,7 +70,7 @@ class HttpServer:
         with self._lock:
             if self._running is None:
                 raise RuntimeError("server not started")
-            return self._running.port
+            return self._running[0].port
 
     @property
     def url(self) -> str:
@@ -94,10 +83,14 @@ class HttpServer:
         with self._lock:
             if self._running is not None:
                 raise RuntimeError("server already started")
-            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-            sock = socket.create_server((self._host, self._port), family=family,
-                                        backlog=LISTEN_BACKLOG)
-            self._running = _Running(sock, self._metrics, self._health, self._limits)
+            endpoints = _Endpoints(self._metrics, self._health)
+            try:
+                listener = Listener(bind(self._host, self._port), endpoints.answer,
+                                    self._limits)
+            except BaseException:
+                endpoints.close()
+                raise
+            self._running = (listener, endpoints)
         logger.info("serving /metrics, /healthz and /readyz on %s (at most %d connections)",
                     self.url, self._limits.max_connections)
 
@@ -106,146 +99,24 @@ class HttpServer:
         with self._lock:
             running, self._running = self._running, None
         if running is not None:
-            closed = running.close()
+            closed = running[0].close()
+            running[1].close()
             logger.info("HTTP server stopped (closed %d open connection(s))", closed)
 
 
-class _Running:
-    """The loop thread, the listener and the open connections of a started server."""
+class _Endpoints:
+    """Answers /metrics (rendered on a worker thread), /healthz and /readyz."""
 
-    def __init__(self, sock: socket.socket, metrics: Callable[[], tuple[bytes, str]],
-                 health: HealthCheck, limits: HttpLimits) -> None:
-        self.port = int(sock.getsockname()[1])
+    def __init__(self, metrics: Callable[[], tuple[bytes, str]], health: HealthCheck) -> None:
         self._metrics = metrics
         self._health = health
-        self._limits = limits
         self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftd-metrics")
-        self._connections: dict[Connection, asyncio.Task[None]] = {}  # oldest first
-        self._evicted = 0
-        self._warned_at = -WARN_EVERY_SECONDS
-        self._acceptor: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
-        self._opening = 0  # accepted, streams not set up yet: they count against the limit
-        self._closing = False
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="driftd-http",
-                                        daemon=True)
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self._open(sock), self._loop).result(timeout=10)
-        except BaseException:
-            sock.close()
-            self.close()
-            raise
 
-    async def _open(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self._acceptor = asyncio.create_task(self._accept_forever(sock))
-
-    def close(self) -> int:
-        """Stop listening and close every connection; how many were open."""
-        closing = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-        closed = 0
-        try:
-            closed = closing.result(timeout=STOP_GRACE_SECONDS + 2.0)
-        except TimeoutError:
-            logger.warning("HTTP connections still open at stop; dropping them")
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self._loop.close()
+    def close(self) -> None:
         self._render.shutdown(wait=False, cancel_futures=True)
-        return closed
 
-    async def _shutdown(self) -> int:
-        self._closing = True
-        if self._acceptor is not None:
-            self._acceptor.cancel()
-            await asyncio.wait([self._acceptor])
-        open_connections = len(self._connections)
-        for connection in list(self._connections):
-            if not connection.busy:
-                connection.abort()
-        if self._connections:  # requests in progress get a moment to finish
-            await asyncio.wait(self._connections.values(), timeout=STOP_GRACE_SECONDS)
-        for connection, task in list(self._connections.items()):
-            connection.abort()
-            task.cancel()
-        if self._connections:
-            await asyncio.wait(self._connections.values(), timeout=1.0)
-        return open_connections
-
-    async def _accept_forever(self, listener: socket.socket) -> None:
-        """Accept connections, closing the oldest idle one for each beyond the limit.
-
-        asyncio's ``start_server`` accepts up to a backlog of connections before any of
-        them is seen, which ran a process limited to 256 descriptors out of them; here at
-        most ``ACCEPTS_PER_WAKEUP`` are over the limit until the loop's next pass.
-        """
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                await _readable(loop, listener)
-                for _ in range(ACCEPTS_PER_WAKEUP):
-                    try:
-                        sock, _ = listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    except OSError as error:  # out of descriptors or buffers: shed, retry
-                        self._make_room()
-                        self._warn(f"accepting a connection failed ({error})")
-                        await asyncio.sleep(ACCEPT_RETRY_SECONDS)
-                        break
-                    if len(self._connections) + self._opening >= self._limits.max_connections:
-                        self._make_room()
-                    self._opening += 1
-                    self._tasks.add(task := asyncio.create_task(self._serve(sock)))
-                    task.add_done_callback(self._tasks.discard)
-        finally:
-            listener.close()
-
-    async def _serve(self, sock: socket.socket) -> None:
-        try:
-            reader, writer = await asyncio.open_connection(sock=sock)
-        except BaseException:
-            sock.close()
-            raise
-        finally:
-            self._opening -= 1
-        connection = Connection(reader, writer, self._answer, self._limits)
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[connection] = task
-        if self._closing:
-            connection.abort()
-        try:
-            await connection.serve()
-        finally:
-            self._connections.pop(connection, None)
-
-    def _make_room(self) -> None:
-        oldest_idle = next((c for c in self._connections if not c.busy), None)
-        if oldest_idle is None:
-            # Every slot has a request in progress (each bounded by the timeouts): the
-            # newcomer joins anyway, and is the oldest idle one for the next newcomer,
-            # so the table never holds more than one connection over the limit.
-            return
-        del self._connections[oldest_idle]
-        oldest_idle.abort()
-        self._evicted += 1
-        logger.debug("at %d connections: closed the oldest idle one, %s",
-                     self._limits.max_connections, oldest_idle.peer)
-        self._warn(f"connection limit ({self._limits.max_connections}) reached")
-
-    def _warn(self, problem: str) -> None:
-        """Warn at most once a minute, with the idle connections closed since."""
-        now = time.monotonic()
-        if now - self._warned_at >= WARN_EVERY_SECONDS:
-            logger.warning("HTTP %s: closing the oldest idle connection for each new one "
-                           "(%d closed since the last warning)", problem, self._evicted)
-            self._warned_at, self._evicted = now, 0
-
-    async def _answer(self, request: h11.Request) -> Reply:
+    async def answer(self, request: h11.Request, request_body: Body) -> Reply:
+        del request_body  # none is expected: the connection closes after the reply if one came
         if request.method not in (b"GET", b"HEAD"):
             return Reply(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n",
                          headers=(("Allow", "GET, HEAD"),))
@@ -269,18 +140,3 @@ class _Running:
             text = "".join(f"{reason}\n" for reason in reasons)
             return Reply(HTTPStatus.SERVICE_UNAVAILABLE, text.encode("utf-8"))
         return Reply(HTTPStatus.NOT_FOUND, b"not found\n")
-
-
-async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    """Wait until the listener has a connection to accept."""
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(sock.fileno(), wake)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(sock.fileno())

@@ -1,8 +1,10 @@
-"""One HTTP/1.1 client connection: request heads parsed by h11 within deadlines, answered."""
+"""One HTTP/1.1 client connection: request heads parsed by h11 within deadlines, answered;
+a request body is read only when the handler asks for it, within its size bound."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +15,9 @@ import h11
 logger = logging.getLogger("driftd.sinks.http")
 
 TEXT = "text/plain; charset=utf-8"
+# A body left unread is drained this far before the connection closes (see _discard).
+DISCARD_BYTES = 16 * 1_048_576
+DISCARD_SECONDS = 2.0
 TLS_HANDSHAKE = 0x16  # first byte of a TLS record carrying a ClientHello; never in a method
 
 
@@ -42,7 +47,20 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-Handler = Callable[[h11.Request], Awaitable[Reply]]
+class Body:
+    """The body of the request being answered, read on demand (see ``read``)."""
+
+    def __init__(self, read: Callable[[int], Awaitable[bytes | None]]) -> None:
+        self._read = read
+
+    async def read(self, max_bytes: int) -> bytes | None:
+        """The whole body, or None when it is longer than ``max_bytes`` (then the rest
+        is never read and the connection closes after the reply). A body that does not
+        arrive within ``read_timeout_seconds`` of the head ends the connection."""
+        return await self._read(max_bytes)
+
+
+Handler = Callable[[h11.Request, Body], Awaitable[Reply]]
 
 
 class Connection:
@@ -92,15 +110,22 @@ class Connection:
             if request is None:
                 return
             self.busy = True
-            # A request with a body (not expected with GET or HEAD) is answered, then
-            # the connection closed instead of reading the body.
-            complete = isinstance(self._h11.next_event(), h11.EndOfMessage)
-            reply = await self._handler(request)
+            body_deadline = self._loop.time() + self._limits.read_timeout_seconds
+            reply = await self._handler(
+                request, Body(functools.partial(self._read_body, request,
+                                                deadline=body_deadline)))
+            # A body the handler did not read (not expected with GET or HEAD) is left
+            # unread: the connection is closed after the reply.
+            complete = (self._h11.their_state is h11.DONE
+                        or isinstance(self._h11.next_event(), h11.EndOfMessage))
             logger.debug('%s "%s %s HTTP/%s" %d %d', self.peer, request.method.decode(),
                          request.target.decode("ascii", "replace"),
                          request.http_version.decode(), reply.status, len(reply.body))
             await self._send(reply, close=not complete, head_only=request.method == b"HEAD")
             self.busy = False
+            if not complete:
+                await self._discard()
+                return
             if self._h11.our_state is not h11.DONE or self._h11.their_state is not h11.DONE:
                 return
             self._h11.start_next_cycle()
@@ -139,6 +164,54 @@ class Connection:
                 await self._reject(HTTPStatus.BAD_REQUEST, problem, problem.strip())
                 return None
 
+    async def _read_body(self, request: h11.Request, max_bytes: int, *,
+                         deadline: float) -> bytes | None:
+        """The request's body, or None beyond ``max_bytes`` (a declared Content-Length
+        beyond it is refused before a byte of the body is read)."""
+        if self._h11.their_state is h11.DONE:
+            return b""
+        declared = _content_length(request)
+        if declared is not None and declared > max_bytes:
+            return None
+        if self._h11.they_are_waiting_for_100_continue:
+            self._writer.write(self._h11.send(h11.InformationalResponse(
+                status_code=100, headers=[])) or b"")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            event = self._h11.next_event()
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > max_bytes:
+                    return None
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(chunks)
+            elif event is h11.NEED_DATA:
+                async with asyncio.timeout_at(deadline):
+                    data = await self._reader.read(65_536)
+                if not data:
+                    raise ConnectionError("the peer closed before the end of the body")
+                self._h11.receive_data(data)
+            else:
+                raise ConnectionError("the peer closed before the end of the body")
+
+    async def _discard(self) -> None:
+        """After a reply to a request whose body was left unread (413, or a body where
+        none is expected): signal the end of our side, then read and drop what the peer
+        still sends, within ``DISCARD_BYTES`` and ``DISCARD_SECONDS``. Closing with
+        unread data would reset the connection, and a client still sending its body
+        (most do before they read) would lose the reply."""
+        if self._writer.can_write_eof():
+            self._writer.write_eof()
+        left = DISCARD_BYTES
+        try:
+            async with asyncio.timeout(min(DISCARD_SECONDS, self._limits.read_timeout_seconds)):
+                while left > 0 and (data := await self._reader.read(min(left, 65_536))):
+                    left -= len(data)
+        except (TimeoutError, ConnectionError):
+            pass
+
     async def _reject(self, status: HTTPStatus, text: str, why: str) -> None:
         logger.debug("answering %s with %d and closing: %s", self.peer, status, why)
         await self._send(Reply(status, text.encode()), close=True, head_only=False)
@@ -167,6 +240,14 @@ class Connection:
                 await self._writer.wait_closed()
         except (TimeoutError, OSError):
             self.abort()
+
+
+def _content_length(request: h11.Request) -> int | None:
+    """The request's Content-Length (h11 has checked it is one valid number), if any."""
+    for name, value in request.headers:
+        if name == b"content-length":
+            return int(value)
+    return None
 
 
 def _not_http(head: bytes) -> str | None:

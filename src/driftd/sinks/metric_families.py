@@ -123,6 +123,12 @@ EVENTS_INVALID = FamilySpec(
     "driftd_events_invalid", "counter", "Events rejected by validation, by reason (events).",
     ("reason",),
 )
+HTTP_INGEST_REQUESTS = FamilySpec(
+    "driftd_http_ingest_requests", "counter",
+    "Requests to the HTTP ingest listeners, by status code (202 accepted and on disk; "
+    "400 garbage, 401, 413, 429 queue full, 503 stopping) (requests).",
+    ("code",),
+)
 EVENTS_LATE = FamilySpec(
     "driftd_events_late", "counter",
     "Events that arrived after their window had closed, counted but not evaluated (events).",
@@ -297,7 +303,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
     *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, DRIFT_UNDECIDED, DRIFT_MIN_EVENTS,
     WINDOW_EVENTS, WINDOW_START, WINDOW_END,
     MODEL_DRIFT_COLUMNS, EVENTS, MODEL_VERSION_EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT,
-    LAST_EVALUATION,
+    LAST_EVALUATION, HTTP_INGEST_REQUESTS,
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, ESTIMATE_REFERENCE_ERROR,
     ESTIMATE_UNRELIABLE, CALIBRATION_ERROR, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,

@@ -35,6 +35,7 @@ from driftd.sinks.metric_families import (
     EVENTS_INVALID,
     EVENTS_LATE,
     FAMILIES,
+    HTTP_INGEST_REQUESTS,
     JOIN_COUNTERS,
     LABEL_COVERAGE,
     LAST_EVALUATION,
@@ -227,6 +228,9 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         versions.add_metric([model, stream, version], float(count))
     for (model, window), count in sorted(snapshot.late.items()):
         late.add_metric([model, window], float(count))
+    requests = HTTP_INGEST_REQUESTS.new()
+    for code, count in sorted(snapshot.http_requests.items()):
+        requests.add_metric([code], float(count))
     for (model, stream), timestamp in sorted(snapshot.last_event.items()):
         last_event.add_metric([model, stream], timestamp)
     if snapshot.last_evaluation is not None:
@@ -250,7 +254,7 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
             joins[counter].add_metric([model], float(count))
     return [events, versions, invalid, late, last_event, evaluation, checkpoint, lag, up,
             dead_letters, _batch_histogram(snapshot), *joins.values(),
-            _label_delay_histogram(snapshot), errors, *_window_counters(snapshot)]
+            _label_delay_histogram(snapshot), errors, *_window_counters(snapshot), requests]
 
 
 def _window_counters(snapshot: TelemetrySnapshot) -> list[Metric]:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from driftd.telemetry import Telemetry
+
 
 @dataclass(frozen=True, slots=True)
 class RawBatch:
@@ -65,6 +67,14 @@ class PartitionListener(Protocol):
     def revoked(self, partitions: list[tuple[str, int]]) -> None: ...
 
     def assigned(self, partitions: list[tuple[str, int]]) -> None: ...
+
+
+@runtime_checkable
+class Instrumented(Protocol):
+    """A source that counts what it refuses itself (an HTTP listener's answers): the
+    daemon hands it its telemetry before starting it."""
+
+    def instrument(self, telemetry: Telemetry) -> None: ...
 
 
 @runtime_checkable
