@@ -48,9 +48,11 @@ WINDOWS = [
 ]
 
 
-def register(url: str, subject: str, schema: str, schema_type: str) -> int:
+def register(url: str, subject: str, schema: str, schema_type: str,
+             references: list[dict[str, Any]] | None = None) -> int:
     """POST /subjects/{subject}/versions, as a producer's serializer registers."""
-    body = json.dumps({"schema": schema, "schemaType": schema_type}).encode()
+    body = json.dumps({"schema": schema, "schemaType": schema_type,
+                       "references": references or []}).encode()
     request = urllib.request.Request(f"{url}/subjects/{subject}/versions", data=body,
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -142,6 +144,49 @@ def test_json_avro_and_protobuf_give_the_same_windows(
                        f"POST /subjects/{proto_topic}-value/versions",
                        f"GET /schemas/ids/{avro_id}",
                        f"GET /schemas/ids/{proto_id}?format=serialized"]
+
+
+PROTO_COMMON = """
+syntax = "proto3";
+package bench.common;
+enum C3 { c3_0 = 0; c3_1 = 1; c3_2 = 2; }
+"""
+
+
+def test_a_real_registry_gives_the_json_windows(
+        kafka_bootstrap: str, kafka_topic: Callable[..., str], tmp_path: Path,
+        profile: None, schema_registry_url: str) -> None:
+    """The same as above with a real registry (Apicurio, its Confluent-compatible API):
+    the Avro schema, and the Protobuf schema importing its enum from another registered
+    .proto (a reference by import name, subject and version). Expected: both runs count
+    every event, reject none, and publish the JSON run's windows and statistics."""
+    rows = events()
+    json_topic, avro_topic, proto_topic = (kafka_topic(partitions=1) for _ in range(3))
+    url = schema_registry_url
+    avro_id = register(url, f"{avro_topic}-value", json.dumps(AVRO_EVENT), "AVRO")
+    common = f"{proto_topic}-common.proto"
+    register(url, common, PROTO_COMMON, "PROTOBUF")
+    with_import = PROTO_EVENT.replace(
+        'import "google/protobuf/timestamp.proto";',
+        'import "google/protobuf/timestamp.proto";\nimport "bench/common.proto";').replace(
+        "enum C3 { c3_0 = 0; c3_1 = 1; c3_2 = 2; }", "").replace(
+        "  C3 c3 = 24;", "  bench.common.C3 c3 = 24;")
+    proto_id = register(url, f"{proto_topic}-value", with_import, "PROTOBUF", references=[
+        {"name": "bench/common.proto", "subject": common, "version": 1}])
+    encode = avro_encoder(AVRO_EVENT)
+    event_class = proto_classes(PROTO_EVENT)[0]["bench.Event"]  # the same bytes
+    produce(kafka_bootstrap, json_topic, (orjson.dumps(e) for e in rows), partitions=1)
+    produce(kafka_bootstrap, avro_topic,
+            (frame(avro_id, encode(avro_event(e))) for e in rows), partitions=1)
+    produce(kafka_bootstrap, proto_topic,
+            (frame(proto_id, proto_event(event_class, e), (0,)) for e in rows), partitions=1)
+    registry = {"schema_registry": {"url": url}}
+    want = run(tmp_path, kafka_bootstrap, "json", json_topic, {})
+    for name, topic in (("avro", avro_topic), ("protobuf", proto_topic)):
+        got = run(tmp_path, kafka_bootstrap, name, topic,
+                  {"topics": [{"name": topic, "format": name}]} | registry)
+        assert got["events"] == {"predictions/bench": ROWS} and got["invalid"] == {}, name
+        assert_same_history(in_order(got["history"]), in_order(want["history"]))
 
 
 def test_unknown_schema_ids_and_bad_frames_are_counted_and_dead_lettered(
