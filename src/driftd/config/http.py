@@ -45,12 +45,23 @@ class HttpSourceConfig(_Frozen):
                                      description="Retry-After of a 429 or 503.")
     pair_timeout_seconds: float = Field(
         default=60.0, gt=0, le=86_400,
-        description="How long a KServe request waits for its response (or the response "
-        "for its request), by their receive time; an unpaired half is then dropped and "
-        "counted.")
+        description="How far apart (by the times driftd received them) a KServe request "
+        "and its response may be; a half left waiting longer is counted unpaired.")
     max_pending_pairs: int = Field(
-        default=100_000, gt=0,
+        default=100_000, gt=0, le=10_000_000,
         description="Unpaired halves kept at most; beyond, the oldest is dropped.")
+    logger_mode: Literal["all", "request", "response"] = Field(
+        default="all",
+        description="What the KServe logger sends (its mode): all pairs requests with "
+        "responses; request (or response) makes rows of each half on its own at once.")
+    unpaired_requests: Literal["drop", "inputs"] = Field(
+        default="drop",
+        description="logger_mode all: a KServe request whose response never came is "
+        "counted as unpaired_request (drop), or its rows count with their inputs only.")
+    model: str | None = Field(
+        default=None, min_length=1,
+        description="The driftd model of KServe rows; default: the CE extension "
+        "inferenceservicename, else the payload's model_name.")
 
     @field_validator("listen")
     @classmethod

@@ -17,35 +17,22 @@ the two halves of one CE id into one event per row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from driftd.config import Config
 from driftd.config.http import HttpSourceConfig
 from driftd.events import Rejection
 from driftd.messages import MessageLimits, parse_messages
+from driftd.oip.pairing import HalfStore
+from driftd.service.kserve_pairs import KServePairs, Settings
 from driftd.service.pipeline import Translated
 from driftd.sources import cloudevents, event_bodies
 from driftd.sources.base import RawBatch
 
 
-class Pairs(Protocol):
-    """Pairs the two halves of KServe inferences into event objects (see ``driftd.oip``)."""
-
-    def add(self, found: Translated, half: str, event_id: str, headers: Mapping[str, bytes],
-            body: bytes, time: float, origin: str) -> None:
-        """Take one half; add to ``found`` the rows of every inference it completes and
-        a rejection for a half that cannot be read."""
-        ...
-
-    def expire(self, found: Translated, now: float) -> None:
-        """Drop (count as rejections in ``found``) the halves waited for too long."""
-        ...
-
-
 class HttpTranslator:
     """A ``pipeline.Translator`` for the bodies of one HTTP ingest source."""
 
-    def __init__(self, limits: MessageLimits, pairs: Pairs | None = None) -> None:
+    def __init__(self, limits: MessageLimits, pairs: KServePairs | None = None) -> None:
         self._limits, self._pairs = limits, pairs
 
     def translate(self, raw: RawBatch, now: float) -> Translated:
@@ -59,14 +46,13 @@ class HttpTranslator:
                 self._events(found, headers, body, origin)
             elif self._pairs is None:
                 found.rejections.append(Rejection(
-                    "not_an_object", "a KServe inference payload, and this source pairs "
-                    "none", origin, body))
+                    "oip_undecodable", "a KServe inference payload, and this translator "
+                    "pairs none", origin, body))
             else:
-                self._pairs.add(found, kind, headers.get("ce-id", b"").decode(), headers,
-                                body, raw.times[index] if index < len(raw.times) else now,
-                                origin)
-        if self._pairs is not None:
-            self._pairs.expire(found, now)
+                found.holds = True  # a half may wait: no sign the source carries nothing
+                self._pairs.add(found, "request" if kind == "request" else "response",
+                                headers, body,
+                                raw.times[index] if index < len(raw.times) else now, origin)
         return found
 
     def _events(self, found: Translated, headers: Mapping[str, bytes], body: bytes,
@@ -84,12 +70,17 @@ class HttpTranslator:
         found.origins += _at(origins, parsed.sources)
 
 
-def http_translator(config: Config, source: HttpSourceConfig) -> HttpTranslator:
+def http_translator(config: Config, source: HttpSourceConfig,
+                    halves: HalfStore) -> HttpTranslator:
     """The translator of an HTTP ingest source: its bodies within the ``ingest`` bounds
-    (a body may hold up to ``max_body_bytes``)."""
+    (a body may hold up to ``max_body_bytes``); KServe halves wait in ``halves``."""
     ingest = config.ingest
+    settings = Settings(source.pair_timeout_seconds, source.max_pending_pairs, source.model,
+                        source.unpaired_requests == "inputs",
+                        None if source.logger_mode == "all" else source.logger_mode)
     return HttpTranslator(MessageLimits(source.max_body_bytes, ingest.max_nesting_depth,
-                                        ingest.max_events_per_message))
+                                        ingest.max_events_per_message),
+                          KServePairs(source.source_name, halves, settings))
 
 
 def _at(origins: Sequence[str], indices: Sequence[int]) -> list[str]:

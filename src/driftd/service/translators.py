@@ -29,5 +29,6 @@ def build_translators(config: Config, halves: HalfStore | None = None,
                 if topic.format != "json" and topic.name not in translators:
                     raise NotImplementedError(f"topic format {topic.format}")
         elif isinstance(source, HttpSourceConfig):
-            translators[source.source_name] = http_translator(config, source)
+            translators[source.source_name] = http_translator(
+                config, source, halves if halves is not None else MemoryHalves())
     return translators
