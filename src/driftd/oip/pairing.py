@@ -166,7 +166,9 @@ class Pairing:
     def clock(self, lane: str = "") -> float:
         """The event time both roles have reached in ``lane`` (-inf until both have been
         seen there)."""
-        return min(self._newest.get(f"{role}@{lane}", -math.inf) for role in ROLES)
+        newest = self._newest
+        return min(newest.get(f"request@{lane}", -math.inf),
+                   newest.get(f"response@{lane}", -math.inf))
 
     def add(self, halves: Sequence[Half]) -> Paired:
         """Pair these halves (in their order) with those waiting; the rest wait."""

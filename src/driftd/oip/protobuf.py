@@ -22,7 +22,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from driftd.oip.payload import Payload, PayloadError, from_tensors
-from driftd.oip.tensors import Tensor, TensorError, from_contents, from_raw
+from driftd.oip.tensors import CONTENTS, Tensor, TensorError, from_contents, from_raw
 
 _F = descriptor_pb2.FieldDescriptorProto
 _OPTIONAL, _REPEATED = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
@@ -182,7 +182,8 @@ def _payload(message: Any, role: str, tensors: Sequence[Any], raw: Sequence[byte
 def _tensor_of(tensor: Any, raw: bytes | None) -> Tensor:
     if raw is not None:
         return from_raw(tensor.name, tensor.datatype, list(tensor.shape), raw)
-    contents = {name: getattr(tensor.contents, name) for name in _CONTENT_FIELDS}
+    field = CONTENTS.get(tensor.datatype)
+    contents = {field: getattr(tensor.contents, field)} if field is not None else {}
     return from_contents(tensor.name, tensor.datatype, list(tensor.shape), contents)
 
 

@@ -84,8 +84,7 @@ def check_header(name: Any, datatype: Any, shape: Any) -> tuple[str, str, tuple[
         raise TensorError(f"a tensor without a name (name: {str(name)[:40]!r})")
     if datatype not in DTYPES:
         raise TensorError(f"tensor {name}: unknown datatype {str(datatype)[:20]!r}")
-    if not isinstance(shape, Sequence) or isinstance(shape, str | bytes) or not all(
-            type(d) is int and d >= 0 for d in shape):
+    if type(shape) not in (list, tuple) or not all(type(d) is int and d >= 0 for d in shape):
         raise TensorError(f"tensor {name}: shape must be a list of non-negative integers, "
                           f"got {str(shape)[:40]}")
     if not shape:
@@ -126,7 +125,12 @@ def from_contents(name: str, datatype: str, shape: Sequence[int],
     _check_count(name, dims, len(values))
     if datatype == "BYTES":
         return Tensor(name, datatype, dims, [_text(v) for v in values])
-    return Tensor(name, datatype, dims, _typed(name, datatype, values))
+    # The field's own type holds every value (Protobuf checked it): only narrower
+    # integer datatypes (INT8 in int_contents) need a range check.
+    wide = np.array(values, dtype=np.float64 if field.startswith("fp") else
+                    bool if datatype == "BOOL" else
+                    np.uint64 if field.startswith("uint") else np.int64)
+    return Tensor(name, datatype, dims, _narrowed(name, datatype, wide))
 
 
 def from_raw(name: str, datatype: str, shape: Sequence[int], raw: bytes) -> Tensor:
@@ -195,19 +199,29 @@ def _typed(name: str, datatype: str, values: Sequence[Any]) -> npt.NDArray[Any]:
     if not kinds <= allowed:
         found = ", ".join(sorted(t.__name__ for t in kinds - allowed))
         raise TensorError(f"tensor {name}: {datatype} data must be numbers, got {found}")
-    try:
-        with np.errstate(over="raise"):
-            array = np.array(values, dtype=np.float64 if dtype.kind == "f" else object)
-            return array.astype(dtype) if dtype.kind == "f" else _integers(array, dtype)
-    except (OverflowError, FloatingPointError):
-        raise TensorError(f"tensor {name}: a value is out of {datatype}'s range") from None
-
-
-def _integers(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    if dtype.kind == "f":
+        return _narrowed(name, datatype, np.array(values, dtype=np.float64))
     info = np.iinfo(dtype)
-    if len(array) and (min(array) < info.min or max(array) > info.max):
-        raise OverflowError
-    return np.array(array.tolist(), dtype=dtype)
+    if len(values) and (min(values) < info.min or max(values) > info.max):
+        raise TensorError(f"tensor {name}: a value is out of {datatype}'s range")
+    return np.array(values, dtype=dtype)
+
+
+def _narrowed(name: str, datatype: str, wide: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``wide`` (float64, int64, uint64 or bool) as the datatype's array; a value beyond
+    the datatype's range is an error (a finite float beyond it would become infinite)."""
+    dtype = np.dtype(DTYPES[datatype])
+    if wide.dtype == dtype or not len(wide):
+        return wide.astype(dtype, copy=False)
+    if dtype.kind == "f":
+        finite = wide[np.isfinite(wide)]
+        if len(finite) and np.abs(finite).max() > np.finfo(dtype).max:
+            raise TensorError(f"tensor {name}: a value is out of {datatype}'s range")
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if wide.min() < info.min or wide.max() > info.max:
+            raise TensorError(f"tensor {name}: a value is out of {datatype}'s range")
+    return wide.astype(dtype)
 
 
 def _raw_strings(name: str, raw: bytes, count: int) -> list[str]:
