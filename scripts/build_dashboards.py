@@ -509,12 +509,6 @@ def model_pipeline() -> list[Json]:
         timeseries("Events/s by stream", query(
             f"sum by (stream) (rate(driftd_events_total{{{M}}}[{RATE}]))", "{{stream}}"),
             unit="cps", w=8, description="Events of the model accepted per second."),
-        timeseries("Events/s by model version", query(
-            f"sum by (version) (rate(driftd_model_version_events_total{{{M}}}[{RATE}]))",
-            "{{version}}"), unit="cps", w=8,
-            description="Accepted events by the model version they carry, so a rollout "
-                        "shows next to the drift it brings (needs fields.model_version; at "
-                        "most 20 versions a model, later ones as other)."),
         timeseries("Invalid events/s by reason", query(
             f"sum by (reason) (rate(driftd_events_invalid_total[{RATE}]) and {SERVING})",
             "{{reason}}"), unit="cps", w=8,
