@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from driftd.events import Rejection
-from driftd.oip.pairing import Half, HalfStore, Paired, Pairing
+from driftd.oip.pairing import Half, HalfStore, Pairing
 from driftd.oip.payload import Payload, PayloadError, Role, parse
-from driftd.oip.rows import RowMismatch, pair_rows
+from driftd.oip.rows import pair_rows
+from driftd.service.paired_rows import add_paired
 from driftd.service.pipeline import Translated
 from driftd.values import clip
 
@@ -69,7 +70,9 @@ class KServePairs:
             self._alone(found, role, payload, event_id, service, time, origin, body)
             return
         half = Half(event_id, role, payload, time, origin, body, "auto")
-        self._emit(self._pairing(service).add([half]), service, found)
+        add_paired(self._pairing(service).add([half]), found,
+                   model=self._settings.model or service or None,
+                   lone_requests_count=self._settings.lone_requests_count)
 
     def _alone(self, found: Translated, role: Role, payload: Payload, event_id: str,
                service: str, time: float, origin: str, body: bytes) -> None:
@@ -93,28 +96,3 @@ class KServePairs:
                 timeout_seconds=self._settings.timeout_seconds,
                 max_pending=self._settings.max_pending)
         return pairing
-
-    def _emit(self, paired: Paired, service: str, found: Translated) -> None:
-        model = self._settings.model or service or None
-        for pair in paired.pairs:
-            try:
-                rows = pair_rows(pair.request.payload, pair.response.payload,
-                                 request_id=pair.request.id, ts=pair.request.time,
-                                 model=model)
-            except RowMismatch as error:
-                found.rejections.append(Rejection(
-                    "oip_rows_mismatch", f"{error} (response at {pair.response.origin})",
-                    pair.request.origin, pair.request.raw))
-                continue
-            found.objects += rows
-            found.origins += [pair.request.origin] * len(rows)
-        for unpaired in paired.unpaired:
-            half = unpaired.half
-            if unpaired.reason == "unpaired_request" and self._settings.lone_requests_count:
-                rows = pair_rows(half.payload, None, request_id=half.id, ts=half.time,
-                                 model=model)
-                found.objects += rows
-                found.origins += [half.origin] * len(rows)
-            else:
-                found.rejections.append(Rejection(unpaired.reason, unpaired.detail,
-                                                  half.origin, half.raw))

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from driftd.config import KafkaTopicConfig
 from driftd.config.oip import OipTopicConfig, partner
 from driftd.events import Rejection
-from driftd.oip.pairing import Half, HalfStore, Pair, Paired, Pairing, Unpaired
+from driftd.oip.pairing import Half, HalfStore, Pairing
 from driftd.oip.payload import PayloadError, Role, parse
-from driftd.oip.rows import RowMismatch, pair_rows
+from driftd.service.paired_rows import add_paired
 from driftd.service.pipeline import Translated
 from driftd.sources.base import RawBatch
 from driftd.values import clip
@@ -54,7 +54,8 @@ class OipTranslator:
             half = self._half(bytes(message), headers, time, origin, lane, out.rejections)
             if half is not None:
                 halves.append(half)
-        self._emit(self._pairing.add(halves), out)
+        add_paired(self._pairing.add(halves), out, model=self._model,
+                   lone_requests_count=self._unpaired_inputs)
         out.holds = True
         if self._role == "response" and raw.partition:  # topic[p] -> request topic[p]
             out.key = f"{self._request_topic}[{raw.partition.rpartition('[')[2]}"
@@ -92,36 +93,6 @@ class OipTranslator:
         kind = headers.get(_SELDON_TYPE, b"")
         return "protobuf" if kind.startswith(b"proto/") else \
             "json" if kind.startswith(b"json/") else "auto"
-
-    def _emit(self, paired: Paired, out: Translated) -> None:
-        for pair in paired.pairs:
-            self._rows(pair, out)
-        for unpaired in paired.unpaired:
-            if unpaired.reason == "unpaired_request" and self._unpaired_inputs:
-                self._lone_request(unpaired, out)
-            else:
-                out.rejections.append(Rejection(unpaired.reason, unpaired.detail,
-                                                unpaired.half.origin, unpaired.half.raw))
-
-    def _rows(self, pair: Pair, out: Translated) -> None:
-        try:
-            rows = pair_rows(pair.request.payload, pair.response.payload,
-                             request_id=pair.request.id, ts=pair.request.time,
-                             model=self._model)
-        except RowMismatch as error:
-            out.rejections.append(Rejection(
-                "oip_rows_mismatch", f"{error} (response at {pair.response.origin})",
-                pair.request.origin, pair.request.raw))
-            return
-        out.objects += rows
-        out.origins += [pair.request.origin] * len(rows)
-
-    def _lone_request(self, unpaired: Unpaired, out: Translated) -> None:
-        half = unpaired.half
-        rows = pair_rows(half.payload, None, request_id=half.id, ts=half.time,
-                         model=self._model)
-        out.objects += rows
-        out.origins += [half.origin] * len(rows)
 
 
 def oip_translators(topics: Sequence[KafkaTopicConfig], store: HalfStore,
