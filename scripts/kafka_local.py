@@ -9,8 +9,11 @@ repository; the broker runs as a ``java`` child process on free loopback ports.
     python scripts/kafka_local.py stop --dir var/kafka
 
 ``KafkaBroker(dir, sasl_users={"user": "password"})`` adds a SASL_SSL listener (SASL
-PLAIN over TLS) whose certificate is signed by a CA generated with Java's ``keytool``
-into ``dir/tls``; clients verify it with ``broker.ca_file``.
+PLAIN and SCRAM-SHA-512 over TLS, the same users for both) whose certificate is signed by
+a CA generated with Java's ``keytool`` into ``dir/tls``; clients verify it with
+``broker.ca_file``. The SCRAM credentials are written into the cluster metadata when the
+storage is formatted (``kafka-storage format --add-scram``), so they exist before the
+broker serves its first client.
 
 Stdlib only, so it runs with a bare ``python3``; the readiness check uses kafka-python
 when it is importable (tests, the project venv) and the broker log otherwise.
@@ -54,6 +57,7 @@ BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
 HEAP_OPTS = ("-Xms128m", "-Xmx512m")
 NODE_ID = 1
+SCRAM_MECHANISM = "SCRAM-SHA-512"  # on the SASL_SSL listener beside PLAIN
 STARTED_LINE = "Kafka Server started"  # logged by kafka.server.KafkaRaftServer
 
 _POM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -419,9 +423,12 @@ class KafkaBroker:
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},{listener}",
             "listener.security.protocol.map":
                 "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
-            "sasl.enabled.mechanisms": "PLAIN",
+            "sasl.enabled.mechanisms": f"PLAIN,{SCRAM_MECHANISM}",
             prefix + "plain.sasl.jaas.config":
                 f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+            # SCRAM users live in the cluster metadata (see _scram_arguments), not here.
+            prefix + f"{SCRAM_MECHANISM.lower()}.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
             prefix + "ssl.keystore.location": str(self.data_dir / "tls" / "broker.p12"),
             prefix + "ssl.keystore.type": "PKCS12",
             prefix + "ssl.keystore.password": TLS_STORE_PASSWORD,
@@ -452,11 +459,23 @@ class KafkaBroker:
         command = self._java_command(
             libs, log4j, STORAGE_TOOL_MAIN,
             "format", "-t", random_cluster_id(), "-c", str(properties), "--ignore-formatted",
+            *self._scram_arguments(),
         )  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             raise RuntimeError(f"formatting {self.data_dir} failed:\n{output[-4000:]}")
+
+    def _scram_arguments(self) -> list[str]:
+        """``--add-scram`` for every SASL user: SCRAM credentials made at format time."""
+        arguments: list[str] = []
+        for name, password in (self.sasl_users or {}).items():
+            if any(char in name + password for char in '"[],='):
+                raise ValueError(f"SASL user {name!r}: no quote, bracket, comma or '=' in "
+                                 "the name or password (kafka-storage --add-scram syntax)")
+            arguments += ["--add-scram",
+                          f'{SCRAM_MECHANISM}=[name="{name}",password="{password}"]']
+        return arguments
 
     def start(self, timeout: float = 60.0, *, detach: bool = False) -> None:
         """Start the broker and wait until a client can talk to it.

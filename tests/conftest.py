@@ -5,7 +5,8 @@
 - ``kafka_topic``: ``make_topic(partitions=3)`` creates a uniquely named topic there.
 - ``kafka_broker_factory``: dedicated brokers a test may stop, start and kill (outages).
 - ``kafka_sasl_ssl_broker``: one local broker for the session with a SASL_SSL listener
-  (SASL PLAIN users ``SASL_USERS``, a certificate signed by a CA made at test time).
+  (users ``SASL_USERS`` for SASL PLAIN and SCRAM-SHA-512, a certificate signed by a CA
+  made at test time).
 - ``schema_registry_url``: base URL of a Confluent-compatible schema registry
   (``$SCHEMA_REGISTRY_URL`` if set, else Apicurio from scripts/schema_registry.py).
 """

@@ -1,7 +1,8 @@
 """driftd against a real SASL_SSL listener: right credentials consume, wrong ones say so.
 
-The broker (``kafka_sasl_ssl_broker``) has a SASL PLAIN user and a certificate signed by
-a CA generated for this session; topics are made and filled on its PLAINTEXT listener.
+The broker (``kafka_sasl_ssl_broker``) has a SASL user for PLAIN and SCRAM-SHA-512 (its
+SCRAM credentials made when the storage was formatted) and a certificate signed by a CA
+generated for this session; topics are made and filled on its PLAINTEXT listener.
 driftd runs as a real process, and a start-up failure must be one line that names the
 cause (credentials, certificate), exit 2, no traceback, well before kafka-python's
 30 s bootstrap timeout.
@@ -27,11 +28,12 @@ pytestmark = pytest.mark.kafka
 
 KafkaBroker = Any  # scripts/kafka_local.py's, loaded by conftest
 EVENTS = 300
+MECHANISMS = ["PLAIN", "SCRAM-SHA-512"]
 
 
 def write_config(directory: Path, broker: KafkaBroker, topic: str, *, password: str | None,
-                 cafile: Path) -> Path:
-    """A config reading ``topic`` over SASL_SSL, its password in a file."""
+                 cafile: Path, mechanism: str = "PLAIN") -> Path:
+    """A config reading ``topic`` over SASL_SSL with ``mechanism``, its password in a file."""
     reference = write_profile(directory / "fraud.json", {"amount": "input"})
     password_file = directory / "kafka-password"
     user, right_password = next(iter(broker.sasl_users.items()))
@@ -44,7 +46,7 @@ def write_config(directory: Path, broker: KafkaBroker, topic: str, *, password: 
         "sources": [{"type": "kafka", "bootstrap_servers": broker.sasl_ssl_bootstrap,
                      "group_id": f"security-{topic}", "topics": [{"name": topic}],
                      "poll_timeout_ms": 100,
-                     "security": {"protocol": "SASL_SSL", "sasl_mechanism": "PLAIN",
+                     "security": {"protocol": "SASL_SSL", "sasl_mechanism": mechanism,
                                   "sasl_username": user,
                                   "sasl_password_file": str(password_file),
                                   "ssl_cafile": str(cafile)}}],
@@ -82,16 +84,17 @@ def topic(kafka_sasl_ssl_broker: KafkaBroker, request: pytest.FixtureRequest) ->
     return name
 
 
+@pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_the_right_credentials_consume_over_sasl_ssl(
-    kafka_sasl_ssl_broker: KafkaBroker, topic: str, tmp_path: Path
+    kafka_sasl_ssl_broker: KafkaBroker, topic: str, tmp_path: Path, mechanism: str
 ) -> None:
     """Steps: 300 events on a topic; driftd with the right user, password file and CA
-    replays it (--exit-when-drained).
+    replays it (--exit-when-drained), authenticating with ``mechanism``.
 
     Expected: exit 0, every event counted, three 100-event windows.
     """
     config = write_config(tmp_path, kafka_sasl_ssl_broker, topic, password=None,
-                          cafile=kafka_sasl_ssl_broker.ca_file)
+                          cafile=kafka_sasl_ssl_broker.ca_file, mechanism=mechanism)
     dump = tmp_path / "results.json"
 
     code, stderr, _ = run_driftd(config, "--exit-when-drained", "--dump-results", str(dump))
@@ -102,16 +105,18 @@ def test_the_right_credentials_consume_over_sasl_ssl(
     assert [w["events"] for w in results["windows"] if w["window"] == "100"] == [100]
 
 
+@pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_a_wrong_password_says_the_broker_rejected_the_credentials(
-    kafka_sasl_ssl_broker: KafkaBroker, topic: str, tmp_path: Path
+    kafka_sasl_ssl_broker: KafkaBroker, topic: str, tmp_path: Path, mechanism: str
 ) -> None:
-    """Steps: driftd with the right user and CA but a wrong password.
+    """Steps: driftd with the right user and CA but a wrong password, over ``mechanism``.
 
-    Expected: exit 2 within 15 s (kafka-python alone retries for 30 s and then says
-    "Unable to bootstrap"), one line naming the user and mechanism, no traceback.
+    Expected: exit 2 (README, "Credentials") within 15 s (kafka-python alone retries for
+    30 s and then says "Unable to bootstrap"), one line naming the user and mechanism, no
+    traceback.
     """
     config = write_config(tmp_path, kafka_sasl_ssl_broker, topic, password="not-it",
-                          cafile=kafka_sasl_ssl_broker.ca_file)
+                          cafile=kafka_sasl_ssl_broker.ca_file, mechanism=mechanism)
 
     code, stderr, seconds = run_driftd(config)
 
@@ -122,10 +127,11 @@ def test_a_wrong_password_says_the_broker_rejected_the_credentials(
     # The broker answers with an error, or (seen on a loaded machine) drops the
     # connection instead: either way the line is about the credentials, not the network.
     answered = (f"Kafka at {kafka_sasl_ssl_broker.sasl_ssl_bootstrap} rejected the "
-                f"credentials: SASL authentication failed for user {user!r}, mechanism PLAIN")
+                f"credentials: SASL authentication failed for user {user!r}, mechanism "
+                f"{mechanism}")
     dropped = (f"Kafka at {kafka_sasl_ssl_broker.sasl_ssl_bootstrap} closed the connection "
                f"in answer to the credentials instead of accepting them (SASL user {user!r}, "
-               "mechanism PLAIN): most likely they were rejected")
+               f"mechanism {mechanism}): most likely they were rejected")
     assert answered in line or dropped in line, line
     assert line.endswith("Check security.sasl_username and the password (sasl_password, "
                          "sasl_password_file or DRIFTD_KAFKA_SASL_PASSWORD)."), line
