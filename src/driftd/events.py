@@ -27,7 +27,8 @@ from driftd.config import ColumnConfig, EventFields
 from driftd.messages import MessageLimits, parse_messages
 from driftd.paths import BROKEN, Cache, FieldPath, parse_path
 
-REASONS = (
+# Reasons of events read from any source, in any format.
+GENERAL_REASONS = (
     "oversized",
     "too_deep",
     "too_many_events",
@@ -41,15 +42,13 @@ REASONS = (
     "timestamp_too_old",
     "non_finite",
     "undecodable",
-    # Avro and Protobuf in the Confluent wire format (driftd.wire)
-    "bad_frame",
-    "unknown_schema",
-    "unusable_schema",
-    "schema_registry_unavailable",
-    "bad_payload",
-    # CloudEvents received over HTTP (driftd.sources.http_endpoints)
-    "missing_attribute",
 )
+# Avro and Protobuf in the Confluent wire format (driftd.wire)
+WIRE_REASONS = ("bad_frame", "unknown_schema", "unusable_schema",
+                "schema_registry_unavailable", "bad_payload")
+# CloudEvents received over HTTP (driftd.sources.http_endpoints)
+HTTP_REASONS = ("missing_attribute",)
+REASONS = (*GENERAL_REASONS, *WIRE_REASONS, *HTTP_REASONS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 # Upper bounds (seconds) of the label delay histogram: a second to a week.
 LABEL_DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 43_200.0, 86_400.0,
@@ -21,8 +22,19 @@ LABEL_DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 43_200.0
 # version comes from event data, so its label values are capped).
 MAX_MODEL_VERSIONS = 20
 OTHER_VERSION = "other"
+K = TypeVar("K")
 # Upper bounds (seconds) of the batch processing time histogram.
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def counted(counts: Mapping[K, int]) -> dict[K, int]:
+    """The entries of ``counts`` above 0 (what happened, without the series exported at
+    0 from start).
+
+    >>> counted({"malformed_json": 2, "oversized": 0})
+    {'malformed_json': 2}
+    """
+    return {key: n for key, n in counts.items() if n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,29 @@ class Telemetry:
         "no events since start" is visible to alert rules (a missing series is not 0)."""
         with self._lock:
             self._events[(stream, model)] += 0
+
+    def expect_invalid(self, reasons: Iterable[str]) -> None:
+        """Export ``driftd_events_invalid_total`` at 0 for each of ``reasons``."""
+        with self._lock:
+            for reason in reasons:
+                self._invalid[reason] += 0
+
+    def expect_late(self, model: str, window: str) -> None:
+        """Export ``driftd_events_late_total`` of a time window at 0."""
+        with self._lock:
+            self._late[(model, window)] += 0
+
+    def expect_join(self, model: str, counters: Iterable[str]) -> None:
+        """Export the label-join counters of a model with performance at 0."""
+        with self._lock:
+            for counter in counters:
+                self._join[(counter, model)] += 0
+
+    def expect_http_requests(self, codes: Iterable[int]) -> None:
+        """Export ``driftd_http_ingest_requests_total`` at 0 for each status code."""
+        with self._lock:
+            for code in codes:
+                self._http_requests[str(code)] += 0
 
     def count_events(self, stream: str, model: str, count: int) -> None:
         with self._lock:

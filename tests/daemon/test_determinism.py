@@ -26,6 +26,7 @@ from driftd.reference.profile import Profile
 from driftd.service.checkpoint import CheckpointStore
 from driftd.service.daemon import Daemon, Extras
 from driftd.sources.base import RawBatch
+from driftd.telemetry import counted
 
 PREDICTIONS = ("predictions[0]", "predictions[1]", "predictions[2]")
 OUTCOMES = "outcomes[0]"
@@ -241,5 +242,5 @@ def test_a_late_event_is_late_by_its_own_partition_whatever_the_interleaving(
             ts = events[key].pop(0)
             run.feed(PREDICTIONS[0] if key == "a" else PREDICTIONS[1],
                      [{"model": "m", "ts": ts, "features": {"x": 1.0}, "prediction": 0.5}])
-        late.append(dict(run.daemon.telemetry.snapshot().late))
+        late.append(counted(run.daemon.telemetry.snapshot().late))
     assert late[0] == late[1] == {("m", "sliding"): 1, ("m", "tumbling"): 1}

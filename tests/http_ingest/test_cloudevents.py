@@ -17,6 +17,7 @@ from driftd.oip.pairing import MemoryHalves
 from driftd.service.http_translator import http_translator
 from driftd.sources.base import RawBatch
 from driftd.sources.jsonl import JsonlSource
+from driftd.telemetry import counted
 from http_ingest.support import config, events, jsonl, post, running, wait_for
 from http_ingest.test_daemon_ingest import statistics
 
@@ -103,7 +104,7 @@ def test_kserve_cloudevents_give_the_windows_of_the_same_flat_events(tmp_path: P
                  lambda: f"{daemon.counted()} rows, {len(daemon.windows())} windows")
         paired = statistics(daemon.windows())
         snapshot = daemon.daemon.telemetry.snapshot()
-    assert snapshot.invalid == {} and sum(snapshot.events.values()) == 1000
+    assert counted(snapshot.invalid) == {} and sum(snapshot.events.values()) == 1000
     path = tmp_path / "flat" / "events.jsonl"
     path.parent.mkdir()
     path.write_bytes(jsonl(rows))
@@ -132,7 +133,7 @@ def test_halves_waiting_at_a_restart_pair_after_it(tmp_path: Path) -> None:
             assert post(daemon.source.port, "/", response,
                         binary(event_id, RESPONSE))[0] == 202
         wait_for(lambda: daemon.counted() == 500, lambda: f"{daemon.counted()} rows")
-        assert daemon.daemon.telemetry.snapshot().invalid == {}
+        assert counted(daemon.daemon.telemetry.snapshot().invalid) == {}
 
 
 def translate(cfg: Config, bodies: list[tuple[dict[str, str], bytes]],
@@ -228,5 +229,5 @@ def test_a_cloudevent_without_its_attributes_is_400(tmp_path: Path, body: bytes,
     with running(config(tmp_path)) as daemon:
         status, _, text = post(daemon.source.port, "/", body, headers)
         assert status == 400, text
-        assert daemon.daemon.telemetry.snapshot().invalid == {reason: 1}
+        assert counted(daemon.daemon.telemetry.snapshot().invalid) == {reason: 1}
         assert daemon.source.queued() == 0

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from driftd.sources.http_ingest import HttpIngestSource
-from driftd.telemetry import Telemetry
+from driftd.telemetry import Telemetry, counted
 from http_ingest.support import config, events, http_source, jsonl, post
 
 EVENT = orjson.dumps(events(0, 1)[0])
@@ -90,7 +90,7 @@ def test_garbage_is_answered_400_and_counted_by_reason(serve: Any, body: bytes,
     assert (status, text.split(b":")[0].decode()) == (400, reason)
     assert source.queued() == 0 and bodies(source) == []
     snapshot = telemetry.snapshot()
-    assert (snapshot.invalid, snapshot.http_requests) == ({reason: 1}, {"400": 1})
+    assert (counted(snapshot.invalid), counted(snapshot.http_requests)) == ({reason: 1}, {"400": 1})
 
 
 def test_a_body_over_max_body_bytes_is_413(serve: Any) -> None:
@@ -114,7 +114,7 @@ def test_a_body_over_max_body_bytes_is_413(serve: Any) -> None:
         connection.close()
     assert bodies(source) == [fits]
     snapshot = telemetry.snapshot()
-    assert (snapshot.invalid, snapshot.http_requests) == ({"oversized": 2},
+    assert (counted(snapshot.invalid), counted(snapshot.http_requests)) == ({"oversized": 2},
                                                           {"202": 1, "413": 2})
 
 

@@ -25,6 +25,7 @@ from driftd.preflight import load_checked
 from driftd.service.checkpoint import CheckpointStore
 from driftd.service.daemon import EXIT_CRASHED, Daemon
 from driftd.sources.base import RawBatch
+from driftd.telemetry import counted
 from kafka_e2e.support import produce, workload, write_config
 
 pytestmark = pytest.mark.kafka
@@ -112,7 +113,7 @@ def test_a_crash_with_a_poison_batch_in_flight_loses_and_double_counts_nothing(
     assert resumed.run() == 0
     snapshot = resumed.telemetry.snapshot()
     assert snapshot.events == {("predictions", "bench"): PHASE}
-    assert snapshot.invalid == {"malformed_json": 1}
+    assert counted(snapshot.invalid) == {"malformed_json": 1}
     published = resumed.board.latest()
     assert published is not None
     (window,) = [w for w in published.windows if w.window == "all"]

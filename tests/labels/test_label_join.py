@@ -15,6 +15,7 @@ from driftd.service.daemon import Daemon
 from driftd.service.demo import demo_config, demo_profile
 from driftd.sources.base import RawBatch
 from driftd.sources.demo import DemoGenerator, DemoSource
+from driftd.telemetry import counted
 
 
 def binary_daemon(tmp_path: Path, **performance: Any) -> Daemon:
@@ -114,7 +115,8 @@ def test_out_of_order_outcomes_give_exactly_the_offline_metrics(tmp_path: Path) 
     buckets, delay_sum = snapshot.label_delay["m"]  # every label came 30 s after its prediction
     assert buckets[1] == 0 and buckets[2] == buckets[-1] == 1500
     assert delay_sum == pytest.approx(1500 * 30.0)
-    assert snapshot.invalid == {"malformed_json": 1, "wrong_type": 1}
+    assert counted(snapshot.invalid) == {"malformed_json": 1,
+                                                                "wrong_type": 1}
 
 
 def test_outcomes_out_of_their_partitions_order_or_outside_the_horizon_do_not_count(

@@ -14,6 +14,7 @@ from driftd.reference.profile import load_profile
 from driftd.service.checkpoint import CheckpointStore
 from driftd.service.daemon import Daemon, Extras
 from driftd.sources.base import RawBatch
+from driftd.telemetry import counted
 from oip.seldon import Exchange, columns, exchanges, write_profile
 
 REQUESTS = "seldon.default.model.iris.inputs"
@@ -92,7 +93,7 @@ def test_requests_first_then_responses_close_windows_without_stalling(tmp_path: 
     assert rows == sum(x.rows for x in items)
     first = sum(x.rows for x in items if x.time_ms < T0 + 10_000)
     assert window_events(made) == [(T0 / 1000, first)]
-    assert made.telemetry.snapshot().invalid == {}
+    assert counted(made.telemetry.snapshot().invalid) == {}
 
 
 def test_a_partition_whose_halves_wait_holds_the_windows_back(tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ def test_a_partition_whose_halves_wait_holds_the_windows_back(tmp_path: Path) ->
     made._pipeline.ingest(batch(RESPONSES, 1, one, role="response"), 0.0)
     first = sum(x.rows for x in items if x.time_ms < T0 + 10_000)
     assert window_events(made) == [(T0 / 1000, first)]
-    assert dict(made.telemetry.snapshot().late) == {}
+    assert counted(made.telemetry.snapshot().late) == {}
 
 
 def test_responses_before_requests_pair_alike(tmp_path: Path) -> None:
@@ -155,7 +156,7 @@ def test_bad_messages_are_counted_never_fatal(tmp_path: Path) -> None:
     assert made._pipeline.ingest(raw, 0.0) == 0
     wrong = batch(RESPONSES, 0, [good], role="response", messages=[other.response])
     assert made._pipeline.ingest(wrong, 0.0) == 0
-    assert made.telemetry.snapshot().invalid == {
+    assert counted(made.telemetry.snapshot().invalid) == {
         "oip_undecodable": 2, "missing_request_id": 1, "oip_rows_mismatch": 1}
 
 
@@ -183,14 +184,14 @@ def test_lone_requests_count_their_inputs_when_configured(tmp_path: Path) -> Non
         paired = sum(x.rows for x in answered)
         in_first = sum(x.rows for x in answered if x.time_ms < T0 + 10_000)
         if mode == "drop":
-            assert rows == paired and snapshot.invalid == {"unpaired_request": 1}
+            assert rows == paired and counted(snapshot.invalid) == {"unpaired_request": 1}
             assert first["events"] == in_first
         elif lateness == 30:
-            assert rows == paired + lone.rows and snapshot.invalid == {}
+            assert rows == paired + lone.rows and counted(snapshot.invalid) == {}
             assert first["events"] == in_first + lone.rows
             assert missing["statistics"]["missing_ratio"] == lone.rows / first["events"]
         else:
-            assert rows == paired + lone.rows and snapshot.invalid == {}
+            assert rows == paired + lone.rows and counted(snapshot.invalid) == {}
             assert first["events"] == in_first
             assert dict(snapshot.late) == {("iris", "10s"): lone.rows}
 
@@ -211,7 +212,7 @@ def test_pending_halves_survive_a_restart_from_the_checkpoint(tmp_path: Path) ->
     second._pipeline.ingest(batch(REQUESTS, 0, items[30:], role="request", first_offset=30), 0)
     rows = second._pipeline.ingest(batch(RESPONSES, 0, items, role="response"), 0.0)
     assert rows == sum(x.rows for x in items)
-    assert second.telemetry.snapshot().invalid == {}
+    assert counted(second.telemetry.snapshot().invalid) == {}
 
 
 @pytest.mark.parametrize(("topics", "message"), [

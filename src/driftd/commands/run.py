@@ -46,6 +46,7 @@ from driftd.sources.kafka import (
 
 logger = logging.getLogger("driftd")
 
+from driftd.telemetry import counted
 
 def register(commands: Any) -> None:
     run = commands.add_parser("run", help="run the daemon with a config file")
@@ -155,9 +156,12 @@ def final_report(daemon: Daemon) -> dict[str, Any]:
     return {**published_to_json(daemon.board.latest()),
             "history": daemon.history.records or [],
             "events": {f"{stream}/{model}": n for (stream, model), n in snapshot.events.items()},
-            "invalid": dict(snapshot.invalid),
-            "late": {f"{model}/{window}": n for (model, window), n in snapshot.late.items()},
-            "join": {f"{counter}/{model}": n for (counter, model), n in snapshot.join.items()},
+            # What happened: the series /metrics exports at 0 are left out.
+            "invalid": counted(snapshot.invalid),
+            "late": {f"{model}/{window}": n for (model, window), n in
+                     counted(snapshot.late).items()},
+            "join": {f"{counter}/{model}": n for (counter, model), n in
+                     counted(snapshot.join).items()},
             "exit_code": daemon.exit_code}
 
 

@@ -39,6 +39,7 @@ from driftd.service.history import History, ResultsPublisher, ResultsSink, Topic
 from driftd.service.inputs import Inputs
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
+from driftd.service.series import expect_series
 from driftd.service.translators import build_translators
 from driftd.sinks.http import HttpLimits, HttpServer
 from driftd.sinks.prometheus import DriftdCollector, build_registry, render
@@ -109,17 +110,12 @@ class Daemon:
         for source in self._sources:
             if isinstance(source, Instrumented):
                 source.instrument(self.telemetry)
-        for model in config.models:
-            self.telemetry.expect_events("predictions", model.name)
-            if model.performance is not None:
-                self.telemetry.expect_events("outcomes", model.name)
         self.board = ResultBoard()
         self.monitor = Monitor(config.models, profiles, self.telemetry)
         self._inputs = Inputs(config, self.monitor)
-        for name, model_monitor in self.monitor.models.items():
-            for window in model_monitor.windows:
-                self.telemetry.expect_windows(name, window, model_monitor.drift_tests(),
-                                              model_monitor.decay_metrics())
+        expect_series(config, self.monitor, self.telemetry)
+        if self._extras.dead_letters is not None:  # every outcome at 0 from start
+            self.telemetry.set_dead_letters(self._extras.dead_letters.outcomes())
         sinks = dict(self._extras.results)
         if self._extras.results_topic is not None:
             sinks["kafka"] = TopicSink(self._extras.results_topic)
