@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from driftd import __version__
-from driftd.commands import backtest, check, config, demo, reference, rules, run
+from driftd.commands import backtest, check, config, dashboards, demo, reference, rules, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"driftd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, backtest, demo, config, reference, check, rules):
+    for module in (run, backtest, demo, config, reference, check, rules, dashboards):
         module.register(commands)
     return parser
 

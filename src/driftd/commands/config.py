@@ -1,4 +1,5 @@
-"""``driftd config``: validate a config file, print its JSON Schema, show it effective.
+"""``driftd config``: validate a config file, print its JSON Schema, show it effective,
+print an example.
 
 Exit codes: 0 success, 2 invalid config (one ``field.path: message`` line per problem
 on stderr).
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from driftd import assets
 from driftd.config import Config, ConfigError, json_schema, load_config, mask_secrets
 from driftd.preflight import load_checked
 
@@ -52,6 +54,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("file", type=Path, metavar="FILE")
     show.set_defaults(handler=show_command)
 
+    example = actions.add_parser(
+        "example", help="print an example config shipped with driftd",
+        description="Print a commented example config to start from: `driftd` (a model "
+        "read from Kafka, for `driftd run`) or `backtest` (files, for `driftd backtest`).",
+    )
+    example.add_argument("name", nargs="?", choices=sorted(assets.EXAMPLE_CONFIGS),
+                         default="driftd", help="which example (default: driftd)")
+    example.add_argument("--out", type=Path, metavar="FILE",
+                         help="write here instead of standard output")
+    example.set_defaults(handler=example_command)
+
 
 def validate_command(args: argparse.Namespace) -> int:
     try:
@@ -74,6 +87,28 @@ def show_command(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     effective = mask_secrets(config.model_dump(mode="json"))
     sys.stdout.write(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True))
+    return EXIT_OK
+
+
+def example_command(args: argparse.Namespace) -> int:
+    return write_shipped(assets.EXAMPLE_CONFIGS[args.name], args.out, "driftd config example")
+
+
+def write_shipped(relative: str, out: Path | None, command: str) -> int:
+    """Write a file shipped with driftd (see driftd.assets) to ``out`` or stdout."""
+    try:
+        data = assets.asset(relative).read_bytes()
+        if out is None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            out.write_bytes(data)
+    except assets.AssetsNotFound as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as error:
+        print(f"{command}: {out}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""``driftd rules generate``: Prometheus alert and recording rules for a config.
+"""``driftd rules generate|export``: Prometheus alert and recording rules for a config.
 
 Exit codes: 0 success, 2 invalid config or usage.
 """
@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from driftd.commands.config import load_or_report
+from driftd import assets
+from driftd.commands.config import load_or_report, write_shipped
 from driftd.rules import rule_groups
 from driftd.rules_file import render_prometheus_rule, render_rules
 from driftd.service.demo import demo_config
@@ -19,7 +20,7 @@ EXIT_INVALID = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``rules generate`` to the ``driftd`` command line."""
+    """Add ``rules generate`` and ``rules export`` to the ``driftd`` command line."""
     parser = subparsers.add_parser(
         "rules", help="generate Prometheus alert and recording rules",
         description="Prometheus rules consistent with a config's thresholds and intervals.",
@@ -43,6 +44,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     generate.add_argument("--out", type=Path, metavar="FILE",
                           help="write here instead of standard output")
     generate.set_defaults(handler=generate_command)
+    export = actions.add_parser(
+        "export", help="write the rules shipped for config/driftd.example.yaml",
+        description="Write the rules file shipped with driftd (deploy/prometheus/"
+        "driftd.rules.yml), generated for the example config (driftd config example). "
+        "For your own config, use `driftd rules generate`.",
+    )
+    export.add_argument("--out", type=Path, metavar="FILE",
+                        help="write here instead of standard output")
+    export.set_defaults(handler=export_command)
 
 
 def generate_command(args: argparse.Namespace) -> int:
@@ -67,3 +77,7 @@ def generate_command(args: argparse.Namespace) -> int:
     else:
         args.out.write_text(text, encoding="utf-8")
     return EXIT_OK
+
+
+def export_command(args: argparse.Namespace) -> int:
+    return write_shipped(assets.RULES, args.out, "driftd rules export")
