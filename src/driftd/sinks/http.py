@@ -1,41 +1,29 @@
-"""HTTP endpoints: /metrics for Prometheus, /healthz and /readyz for the orchestrator.
+"""HTTP endpoints: /metrics for Prometheus, /healthz and /readyz for the orchestrator,
+/-/reload, and a landing page on /.
 
 One asyncio loop on one thread serves every connection (HTTP/1.1 parsed by h11, see
 ``http_listener`` and ``http_connection``); the synchronous metrics render runs on a
-single worker thread so the loop keeps answering probes meanwhile. TLS and basic auth
-(exporter-toolkit web config) slot in at two places: an ``ssl.SSLContext`` where
-``Listener._serve`` wraps the accepted socket in streams
-(``loop.connect_accepted_socket(..., ssl=context)``; the plain-port TLS sniff in
-``http_connection`` then goes), and a check of the request's headers at the top of
-``_Endpoints.answer`` returning 401 with ``WWW-Authenticate``.
+single worker thread so the loop keeps answering probes meanwhile. A web config file
+(exporter-toolkit's format, ``config.web``) adds TLS (each new connection takes the
+context in force, see ``web_security``) and basic auth (checked in ``http_routes``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from http import HTTPStatus
-from typing import Protocol
-from urllib.parse import urlsplit
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-import h11
-
-from driftd.sinks.http_connection import Body, HttpLimits, Reply
+from driftd.sinks.http_connection import HttpLimits
 from driftd.sinks.http_listener import Listener, bind
+from driftd.sinks.http_routes import Endpoints, Exposition, HealthCheck, Routes
+from driftd.sinks.web_security import WebConfigWatch
+from driftd.sinks.web_tls import ServerTls
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HealthCheck", "HttpServer", "HttpLimits"]
-
-class HealthCheck(Protocol):
-    """What the probes ask; ``driftd.service.health.Health`` provides it."""
-
-    def live(self) -> bool: ...
-
-    def ready(self) -> tuple[bool, list[str]]: ...
+__all__ = ["Exposition", "HealthCheck", "HttpServer", "HttpLimits"]
 
 
 class HttpServer:
@@ -50,19 +38,34 @@ class HttpServer:
         host: str,
         port: int,
         *,
-        metrics: Callable[[], tuple[bytes, str]],
         health: HealthCheck,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
+        exposition: Exposition | None = None,
         limits: HttpLimits | None = None,
+        web_config: Path | None = None,
+        authenticate_probes: bool = False,
+        reload: Callable[[], str | None] | None = None,
     ) -> None:
+        """``exposition`` renders for the scraper's Accept header and ``name[]``;
+        ``metrics`` is the simpler form (one format, no filter): give one of them.
+        ``web_config`` is read here (ConfigError when it cannot be used) and again
+        whenever it or a file it names changes. ``authenticate_probes`` False leaves
+        /healthz and /readyz without basic auth (kubelet probes send no credentials).
+        ``reload`` (None: /-/reload answers 403) is called on a worker thread and
+        returns None once applied, else what is wrong."""
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
+        if (metrics is None) == (exposition is None):
+            raise ValueError("give one of metrics or exposition")
         self._host = host
         self._port = port
-        self._metrics = metrics
-        self._health = health
         self._limits = limits or HttpLimits()
+        self._web = WebConfigWatch(web_config) if web_config is not None else None
+        self._routes = Routes(exposition or _plain(metrics), health, self._web,
+                              authenticate_probes, reload)
+        self._tls = self._web is not None and self._web.current().tls is not None
         self._lock = threading.Lock()
-        self._running: tuple[Listener, _Endpoints] | None = None
+        self._running: tuple[Listener, Endpoints] | None = None
 
     @property
     def port(self) -> int:
@@ -74,25 +77,29 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        """Base URL of the bound address, e.g. ``http://127.0.0.1:9108``."""
+        """Base URL of the bound address, e.g. ``http://127.0.0.1:9108`` (https with TLS)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.port}"
 
     def start(self) -> None:
         """Bind and serve on a background thread; raises OSError if the bind fails."""
         with self._lock:
             if self._running is not None:
                 raise RuntimeError("server already started")
-            endpoints = _Endpoints(self._metrics, self._health)
+            endpoints = Endpoints(self._routes)
             try:
                 listener = Listener(bind(self._host, self._port), endpoints.answer,
-                                    self._limits)
+                                    self._limits, tls=self._current_tls)
             except BaseException:
                 endpoints.close()
                 raise
             self._running = (listener, endpoints)
-        logger.info("serving /metrics, /healthz and /readyz on %s (at most %d connections)",
-                    self.url, self._limits.max_connections)
+        logger.info("serving /metrics, /healthz and /readyz on %s (at most %d connections%s)",
+                    self.url, self._limits.max_connections,
+                    f"; web config {self._web.path}" if self._web is not None else "")
+
+    def _current_tls(self) -> ServerTls | None:
+        return self._web.current().tls if self._web is not None else None
 
     def stop(self) -> None:
         """Close the listener and every connection within a few seconds; idempotent."""
@@ -104,39 +111,11 @@ class HttpServer:
             logger.info("HTTP server stopped (closed %d open connection(s))", closed)
 
 
-class _Endpoints:
-    """Answers /metrics (rendered on a worker thread), /healthz and /readyz."""
+def _plain(metrics: Callable[[], tuple[bytes, str]] | None) -> Exposition:
+    assert metrics is not None
 
-    def __init__(self, metrics: Callable[[], tuple[bytes, str]], health: HealthCheck) -> None:
-        self._metrics = metrics
-        self._health = health
-        self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftd-metrics")
+    def exposition(accept: str, names: Sequence[str]) -> tuple[bytes, str]:
+        del accept, names  # one format, unfiltered
+        return metrics()
 
-    def close(self) -> None:
-        self._render.shutdown(wait=False, cancel_futures=True)
-
-    async def answer(self, request: h11.Request, request_body: Body) -> Reply:
-        del request_body  # none is expected: the connection closes after the reply if one came
-        if request.method not in (b"GET", b"HEAD"):
-            return Reply(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n",
-                         headers=(("Allow", "GET, HEAD"),))
-        path = urlsplit(request.target.decode("ascii", "replace")).path
-        if path == "/metrics":
-            loop = asyncio.get_running_loop()
-            try:
-                body, content_type = await loop.run_in_executor(self._render, self._metrics)
-            except Exception:
-                logger.exception("collecting metrics failed")
-                return Reply(HTTPStatus.INTERNAL_SERVER_ERROR, b"metrics collection failed\n")
-            return Reply(HTTPStatus.OK, body, content_type)
-        if path == "/healthz":
-            if self._health.live():
-                return Reply(HTTPStatus.OK, b"ok\n")
-            return Reply(HTTPStatus.SERVICE_UNAVAILABLE, b"not live\n")
-        if path == "/readyz":
-            ready, reasons = self._health.ready()
-            if ready:
-                return Reply(HTTPStatus.OK, b"ready\n")
-            text = "".join(f"{reason}\n" for reason in reasons)
-            return Reply(HTTPStatus.SERVICE_UNAVAILABLE, text.encode("utf-8"))
-        return Reply(HTTPStatus.NOT_FOUND, b"not found\n")
+    return exposition

@@ -13,8 +13,10 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from driftd.sinks.http_connection import Connection, Handler, HttpLimits
+from driftd.sinks.web_tls import ServerTls
 
 logger = logging.getLogger("driftd.sinks.http")
 
@@ -42,13 +44,16 @@ class Listener:
     every request is answered by ``handler``, on the loop.
 
     At ``max_connections`` a new connection closes the oldest one that has no request
-    in progress, so idle or stalled clients can never lock out a request.
+    in progress, so idle or stalled clients can never lock out a request. With ``tls``,
+    each new connection is wrapped in the context it returns then (None: plain HTTP).
     """
 
     def __init__(self, sock: socket.socket, handler: Handler, limits: HttpLimits, *,
-                 name: str = "driftd-http") -> None:
+                 name: str = "driftd-http",
+                 tls: Callable[[], ServerTls | None] | None = None) -> None:
         self.port = int(sock.getsockname()[1])
         self._handler = handler
+        self._tls = tls
         self._limits = limits
         self._connections: dict[Connection, asyncio.Task[None]] = {}  # oldest first
         self._evicted = 0
@@ -135,12 +140,15 @@ class Listener:
 
     async def _serve(self, sock: socket.socket) -> None:
         try:
-            reader, writer = await asyncio.open_connection(sock=sock)
+            streams = await self._open_streams(sock)
         except BaseException:
             sock.close()
             raise
         finally:
             self._opening -= 1
+        if streams is None:
+            return
+        reader, writer = streams
         connection = Connection(reader, writer, self._handler, self._limits)
         task = asyncio.current_task()
         assert task is not None
@@ -151,6 +159,29 @@ class Listener:
             await connection.serve()
         finally:
             self._connections.pop(connection, None)
+
+    async def _open_streams(
+            self, sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The connection's streams, after the TLS handshake if TLS is on; None when the
+        handshake fails or the client certificate has no allowed SAN (then it is closed)."""
+        tls = self._tls() if self._tls is not None else None
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=tls.context if tls else None,
+                ssl_handshake_timeout=self._limits.read_timeout_seconds if tls else None)
+        except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
+            logger.debug("TLS handshake with a client failed: %s", error)
+            sock.close()
+            return None
+        if tls is not None and not tls.admits(transport.get_extra_info("peercert")):
+            logger.debug("closing %s: client certificate has no allowed SAN",
+                         transport.get_extra_info("peername"))
+            transport.abort()
+            return None
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
     def _make_room(self) -> None:
         oldest_idle = next((c for c in self._connections if not c.busy), None)

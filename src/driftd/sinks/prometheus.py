@@ -10,10 +10,16 @@ scrape.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
 
 from driftd.monitor.performance import PerformanceResult
 from driftd.monitor.results import ColumnResult, Published, ResultBoard, WindowResult
@@ -120,15 +126,27 @@ class DriftdCollector:
 
 
 def build_registry(collector: DriftdCollector) -> CollectorRegistry:
-    """A fresh registry holding only ``collector`` (never the global REGISTRY)."""
-    registry = CollectorRegistry(auto_describe=False)
+    """A fresh registry (never the global REGISTRY) holding ``collector`` and
+    client_python's process (``process_*``), platform (``python_info``) and garbage
+    collector (``python_gc_*``) collectors. Those three have no ``describe``: auto_describe
+    collects them once here so that ``name[]`` finds them (``collector`` has its own)."""
+    registry = CollectorRegistry(auto_describe=True)
     registry.register(collector)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     return registry
 
 
-def render(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The text exposition of ``registry`` and its content type."""
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+def render(registry: CollectorRegistry, accept: str = "",
+           names: Sequence[str] = ()) -> tuple[bytes, str]:
+    """The exposition of ``registry`` and its content type: OpenMetrics when ``accept``
+    (the scraper's Accept header) asks for it, else the text format; only the samples
+    named in ``names`` (the ``name[]`` query parameters) when any are given."""
+    encoder, content_type = choose_encoder(accept)
+    if not names:
+        return encoder(registry), content_type
+    return encoder(registry.restricted_registry(names)), content_type
 
 
 def _window_families(windows: Iterable[WindowResult]) -> list[Metric]:
