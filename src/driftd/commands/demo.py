@@ -17,8 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from driftd.commands.run import demo_source, serve, setup_logging
+from driftd.commands.run import (
+    add_log_format_argument,
+    demo_source,
+    serve,
+    setup_logging,
+    with_log_format,
+)
 from driftd.config import Config, ConfigError, DemoSourceConfig, KafkaSourceConfig
+from driftd.logs import LogFormat
 from driftd.service.daemon import EXIT_BROKER_UNREACHABLE
 from driftd.service.demo import DemoTopics, demo_config, demo_profile, demo_reference
 from driftd.service.demo_producer import publish_demo
@@ -63,6 +70,7 @@ def register(commands: Any) -> None:
                       help="of the generator, and of the reference sample (default 0)")
     demo.add_argument("--checkpoint", type=Path, metavar="PATH",
                       help="keep the window state in this SQLite file across restarts")
+    add_log_format_argument(demo)
     kafka = demo.add_argument_group("Kafka (with --produce-to or --consume-from)")
     kafka.add_argument("--predictions-topic", metavar="TOPIC", help="default demo.predictions")
     kafka.add_argument("--outcomes-topic", metavar="TOPIC", help="default demo.outcomes")
@@ -97,6 +105,7 @@ def handle_demo(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"driftd demo: {error}", file=sys.stderr)
         return 2
+    config = with_log_format(config, args.log_format)
     model = config.models[0]
     if mode == "consume":
         profiles = {model.name: demo_reference(model, seed=args.seed)}
@@ -106,16 +115,16 @@ def handle_demo(args: argparse.Namespace) -> int:
     if mode == "produce":
         return produce(args.produce_to, source, topics, partitions=args.partitions,
                        duration_seconds=args.duration, broker_timeout_seconds=args.broker_timeout,
-                       log_level=config.logging.level)
+                       log_level=config.logging.level, log_format=config.logging.format)
     return serve(config, {model.name: demo_profile(model, source)},
                  banner=_local_banner(config, source))
 
 
 def produce(bootstrap: str, source: DemoSourceConfig, topics: DemoTopics, *, partitions: int,
             duration_seconds: float | None, broker_timeout_seconds: float,
-            log_level: str = "INFO") -> int:
+            log_level: str = "INFO", log_format: LogFormat = "text") -> int:
     """Publish the demo stream to Kafka until the duration is up or SIGTERM/SIGINT."""
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     print(_produce_banner(bootstrap, source, topics), flush=True)
     try:
         publisher = KafkaPublisher(bootstrap, client_id="driftd-demo",

@@ -22,6 +22,8 @@ from driftd.config import (
     mask_secrets,
 )
 from driftd.config.http import HttpSourceConfig
+from driftd.logs import LOG_FORMATS, LogFormat
+from driftd.logs import configure as configure_logging
 from driftd.messages import MessageLimits
 from driftd.monitor.results import published_to_json
 from driftd.preflight import load_checked
@@ -57,6 +59,7 @@ def register(commands: Any) -> None:
     run.add_argument("--dump-results", type=Path, metavar="FILE",
                      help="write every window result (the history) and the latest ones as "
                      "JSON to FILE at shutdown")
+    add_log_format_argument(run)
     run.set_defaults(handler=handle_run)
 
 
@@ -67,8 +70,9 @@ def handle_run(args: argparse.Namespace) -> int:
         for problem in error.problems:  # one line per problem, as `config validate`
             print(f"driftd run: {error.source}: {problem}", file=sys.stderr)
         return 2
-    return serve(config, profiles, exit_when_drained=args.exit_when_drained,
-                 dump_results=args.dump_results)
+    return serve(with_log_format(config, args.log_format), profiles,
+                 exit_when_drained=args.exit_when_drained, dump_results=args.dump_results,
+                 config_path=args.config)
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -113,13 +117,14 @@ def demo_source(spec: DemoSourceConfig) -> DemoSource:
 
 def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
           banner: str | None = None, dump_results: Path | None = None,
-          report: Callable[[Daemon, int], None] | None = None) -> int:
+          report: Callable[[Daemon, int], None] | None = None,
+          config_path: Path | None = None) -> int:
     """Run a daemon in the foreground until SIGTERM/SIGINT (or drained); ``report`` is
     handed the daemon (holding its results history) and exit code at the end."""
     if banner:
         print(banner, flush=True)
-    setup_logging(config.logging.level)
-    _log_effective_config(config)
+    setup_logging(config.logging.level, config.logging.format)
+    _log_effective_config(config, config_path)
     try:
         sources: Sequence[Source] = build_sources(config)
         extras = build_extras(config)
@@ -188,8 +193,22 @@ def build_extras(config: Config) -> Extras:
                   probe_timeout_seconds=kafka.broker_timeout_seconds)
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def add_log_format_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=None,
+                        help="text, or json: one JSON object per line on stderr (default: "
+                        "the config's logging.format, text)")
+
+
+def with_log_format(config: Config, log_format: LogFormat | None) -> Config:
+    """``config`` with ``logging.format`` set by --log-format, when given."""
+    if log_format is None:
+        return config
+    return config.model_copy(
+        update={"logging": config.logging.model_copy(update={"format": log_format})})
+
+
+def setup_logging(level: str, log_format: LogFormat = "text") -> None:
+    configure_logging(level, log_format)
     # kafka-python logs every reconnect attempt (many a second during an outage) as an
     # error; driftd reports outages itself (readiness, driftd_source_up, one log line).
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -197,6 +216,22 @@ def setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
-def _log_effective_config(config: Config) -> None:
-    shown = mask_secrets(config.model_dump(mode="json", exclude_none=True))
-    logger.info("effective config: %s", json.dumps(shown, separators=(",", ":")))
+def _log_effective_config(config: Config, path: Path | None = None) -> None:
+    """One INFO line (file, models, sources); the whole config, secrets masked, at DEBUG."""
+    logger.info("config %s: models %s; sources %s", path or "(built in)",
+                ", ".join(model.name for model in config.models),
+                "; ".join(_source_summary(spec) for spec in config.sources))
+    if logger.isEnabledFor(logging.DEBUG):
+        shown = mask_secrets(config.model_dump(mode="json", exclude_none=True))
+        logger.debug("effective config: %s", json.dumps(shown, separators=(",", ":")))
+
+
+def _source_summary(spec: object) -> str:
+    if isinstance(spec, KafkaSourceConfig):
+        return (f"kafka {', '.join(topic.name for topic in spec.topics)} on "
+                f"{spec.bootstrap_servers}")
+    if isinstance(spec, JsonlSourceConfig | FileSourceConfig):
+        return f"{spec.type} {spec.path}"
+    if isinstance(spec, HttpSourceConfig):
+        return f"http on {spec.listen}"
+    return str(getattr(spec, "type", type(spec).__name__))

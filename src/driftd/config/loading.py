@@ -18,6 +18,7 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "DRIFTD_HTTP_ADDRESS": "http.address",
     "DRIFTD_CHECKPOINT_PATH": "checkpoint.path",
     "DRIFTD_LOG_LEVEL": "logging.level",
+    "DRIFTD_LOG_FORMAT": "logging.format",
     "DRIFTD_KAFKA_BOOTSTRAP_SERVERS": "sources.kafka.bootstrap_servers",
     "DRIFTD_KAFKA_SASL_USERNAME": "sources.kafka.security.sasl_username",
     "DRIFTD_KAFKA_SASL_PASSWORD": "sources.kafka.security.sasl_password",

@@ -113,3 +113,7 @@ class EvaluationConfig(_Frozen):
 
 class LoggingConfig(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per line (ts, level, "
+        "logger, msg, exception, and fields such as an event's origin); driftd run "
+        "--log-format overrides it.")

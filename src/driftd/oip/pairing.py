@@ -55,6 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from driftd.logs import origin_fields
 from driftd.oip.payload import Payload, PayloadError, Role, parse
 
 logger = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ class Pairing:
                 payload = parser(raw, encoding, role)
             except (PayloadError, ValueError) as error:  # it parsed once: a changed parser
                 logger.warning("pairing %s: dropping waiting %s %s from %s: %s", self.group,
-                               role, id_, origin, error)
+                               role, id_, origin, error, extra=origin_fields(origin))
                 dropped.append((id_, role))
                 continue
             half = Half(id_, role, payload, ts, origin, raw, encoding, lane)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from driftd.config import Config, FileSourceConfig, JsonlSourceConfig, KafkaSourceConfig
 from driftd.config.http import HttpSourceConfig
 from driftd.events import Decoder, Rejection, TimeBounds
+from driftd.logs import origin_fields
 from driftd.messages import MessageLimits
 from driftd.monitor.monitor import Monitor
 from driftd.service.labels import LabelJoin
@@ -37,14 +38,17 @@ class RejectionLog:
         if now - self._window_start >= self._period:
             if self._suppressed:
                 logger.warning("suppressed %d more invalid-event messages (%s)",
-                               sum(self._suppressed.values()), dict(self._suppressed))
+                               sum(self._suppressed.values()), dict(self._suppressed),
+                               extra={"suppressed": dict(self._suppressed)})
             self._window_start, self._logged = now, 0
             self._suppressed.clear()
         for rejection in rejections:
             if self._logged < self._limit:
                 self._logged += 1
                 logger.warning("invalid event at %s: %s: %s", rejection.origin,
-                               rejection.reason, rejection.detail)
+                               rejection.reason, rejection.detail,
+                               extra=origin_fields(rejection.origin)
+                               | {"reason": rejection.reason})
             else:
                 self._suppressed[rejection.reason] += 1
 

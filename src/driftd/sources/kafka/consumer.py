@@ -171,7 +171,9 @@ class KafkaSource:
                 self.consumer.seek(tp, offset)
                 self._positions[(tp.topic, tp.partition)] = offset
                 logger.info("resuming %s[%d] at checkpointed offset %d",
-                            tp.topic, tp.partition, offset)
+                            tp.topic, tp.partition, offset,
+                            extra={"topic": tp.topic, "partition": tp.partition,
+                                   "offset": offset})
 
     def commit(self, offsets: Offsets, *, wait: bool = False) -> bool:
         """Commit offsets of currently assigned partitions so lag tools see progress.
