@@ -435,6 +435,17 @@ def model_drift() -> list[Json]:
     ]
 
 
+def scores_or_errors(family: str, selector: str) -> str:
+    """A performance family's unitless series or its regression-error twin in the label's
+    units (``family`` has ``{}`` where ``_error`` goes): a model has one kind or the other.
+
+    >>> scores_or_errors("driftd_performance{}_decay", 'stage="latest"')
+    'driftd_performance_decay{stage="latest"} or driftd_performance_error_decay{stage="latest"}'
+    """
+    return (f"{family.format('')}{{{selector}}} or "
+            f"{family.format('_error')}{{{selector}}}")
+
+
 def model_performance() -> list[Json]:
     latest, matured = MW_LATEST, MW_MATURED
     coverage_axis = [{"matcher": {"id": "byFrameRefID", "options": "C"},
@@ -442,9 +453,9 @@ def model_performance() -> list[Json]:
                                      {"id": "custom.axisPlacement", "value": "right"},
                                      {"id": "min", "value": 0}, {"id": "max", "value": 1}]}]
     final = timeseries("Matured performance", query(
-        f"driftd_performance{{{matured}}}", "{{metric}}"),
-        query(f"driftd_performance_baseline{{{matured}}}", "{{metric}} baseline"),
-        query(f"driftd_label_coverage{{{matured}}}", "label coverage"), dashed="B",
+        scores_or_errors("driftd_performance{}", matured), "{{metric}}"),
+        query(scores_or_errors("driftd_performance{}_baseline", matured), "{{metric}} baseline"),
+        query(f"driftd_label_coverage_ratio{{{matured}}}", "label coverage"), dashed="B",
         description="Final performance of the latest matured window (its label horizon "
                     "passed, so no outcome can still change it), its baselines (dashed) and "
                     "its label coverage (right axis). Decay alerts read this window, or the "
@@ -452,8 +463,9 @@ def model_performance() -> list[Json]:
     final["fieldConfig"]["overrides"] += coverage_axis
     return [
         timeseries("Performance vs baseline", query(
-            f"driftd_performance{{{latest}}}", "{{metric}}"),
-            query(f"driftd_performance_baseline{{{latest}}}", "{{metric}} baseline"),
+            scores_or_errors("driftd_performance{}", latest), "{{metric}}"),
+            query(scores_or_errors("driftd_performance{}_baseline", latest),
+                  "{{metric}} baseline"),
             dashed="B", description="Metrics on joined outcomes in the latest closed window "
                                     "(time windows only; revised as its labels arrive) and "
                                     "the baselines (dashed)."),
@@ -465,15 +477,18 @@ def model_performance() -> list[Json]:
             description="Performance estimated from the prediction scores alone (assumes "
                         "calibrated scores), before outcomes arrive; dashed: baseline."),
         timeseries("Decay with confidence interval", query(
-            f"driftd_performance_decay{{{latest}}}", "{{metric}} decay"),
-            query(f"driftd_performance_decay_lower{{{latest}}}", "{{metric}} lower"),
-            query(f"driftd_performance_decay_upper{{{latest}}}", "{{metric}} upper"),
+            scores_or_errors("driftd_performance{}_decay", latest), "{{metric}} decay"),
+            query(scores_or_errors("driftd_performance{}_decay_lower", latest),
+                  "{{metric}} lower"),
+            query(scores_or_errors("driftd_performance{}_decay_upper", latest),
+                  "{{metric}} upper"),
             dashed="BC",
             description="How much worse than the baseline the latest closed window is "
                         "(positive = worse), with its confidence interval; decay is detected "
                         "when the whole interval exceeds the tolerance."),
-        timeseries("Label coverage", query(f"driftd_label_coverage{{{latest}}}", "latest"),
-                   query(f"driftd_label_coverage{{{matured}}}", "matured"),
+        timeseries("Label coverage", query(f"driftd_label_coverage_ratio{{{latest}}}",
+                                           "latest"),
+                   query(f"driftd_label_coverage_ratio{{{matured}}}", "matured"),
                    unit="percentunit", min=0, max=1,
                    description="Share of the window's predictions whose outcome has joined: "
                                "the latest closed window, and the latest matured one."),

@@ -224,7 +224,7 @@ def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
     name, held = model.name, format_duration(decay_for)
     coverage = alerts.decay_min_coverage
     rules = [_alert(
-        "DriftdAccuracyDecay", _decay(name, coverage),
+        "DriftdAccuracyDecay", _decay(name, coverage, regression=performance.task == "regression"),
         for_seconds=decay_for, severity=alerts.severity.accuracy_decay, category="performance",
         summary="{{ $labels.metric }} of model {{ $labels.model }} decayed "
                 "({{ $labels.window }})",
@@ -263,15 +263,18 @@ def _performance_alerts(model: ModelConfig, alerts: AlertsConfig,
     return rules
 
 
-def _decay(model: str, coverage: float) -> str:
+def _decay(model: str, coverage: float, *, regression: bool) -> str:
     """Significant decay of the matured window, or of the latest closed one once enough of
-    its outcomes joined (early labels can be a biased subset); one series either way."""
+    its outcomes joined (early labels can be a biased subset); one series either way.
+    A regression model's decay (of mae, rmse) is in the label's units, in its own family."""
+    decay = "driftd_performance_error_decay" if regression else "driftd_performance_decay"
+
     def significant(stage: str) -> str:
-        return (f"{_selector('driftd_performance_decay', model=model, stage=stage)} and "
+        return (f"{_selector(decay, model=model, stage=stage)} and "
                 f"{_selector('driftd_performance_decay_detected', model=model, stage=stage)}"
                 " == 1")
 
-    covered = _selector("driftd_label_coverage", model=model, stage="latest")
+    covered = _selector("driftd_label_coverage_ratio", model=model, stage="latest")
     return (f"max without (stage) ({significant('matured')} or {significant('latest')} and "
             f"ignoring (metric) {covered} >= {coverage!r})")
 

@@ -187,9 +187,24 @@ def test_decay_reads_the_matured_window_or_the_latest_one_with_enough_labels() -
         'driftd_performance_decay_detected{model="fraud",stage="matured"} == 1 or '
         'driftd_performance_decay{model="fraud",stage="latest"} and '
         'driftd_performance_decay_detected{model="fraud",stage="latest"} == 1 and '
-        'ignoring (metric) driftd_label_coverage{model="fraud",stage="latest"} >= 0.9)')
+        'ignoring (metric) driftd_label_coverage_ratio{model="fraud",stage="latest"} >= 0.9)')
     assert rule["for"] == "30m"
     assert "once 90% of its outcomes had joined" in rule["annotations"]["description"]
+
+
+def test_a_regression_models_decay_reads_the_error_families_in_label_units() -> None:
+    cfg = config(model={
+        "columns": [{"name": "amount", "kind": "numeric"},
+                    {"name": "price", "kind": "numeric", "role": "prediction"},
+                    {"name": "sold_at", "kind": "numeric", "role": "label"}],
+        "performance": {"task": "regression", "prediction": "price", "label": "sold_at",
+                        "baseline": {"mae": 3.0}},
+    })
+
+    (rule,) = rules_by_name(cfg)["DriftdAccuracyDecay"]
+
+    assert rule["expr"].count('driftd_performance_error_decay{model="fraud"') == 2
+    assert "driftd_performance_decay{" not in rule["expr"]
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -25,8 +25,7 @@ from driftd.stats.decay import DecayResult
 from driftd.telemetry import Telemetry
 
 BUILD = {"version": "0.1.0", "python": "3.11.7"}
-REFERENCES = {"fraud": {"reference": "ref-abc", "created_at": "2026-11-01T00:00:00Z",
-                        "rows": "50000"}}
+REFERENCES = {"fraud": {"reference": "ref-abc", "created_at": "2026-11-01T00:00:00Z"}}
 FRAUD = {"model": "fraud", "model_version": "3", "window": "1h", "reference": "ref-abc"}
 
 Scrape = Callable[[], dict[str, list[Sample]]]
@@ -258,8 +257,7 @@ def test_info_gauges(scrape: Scrape) -> None:
     samples = scrape()
 
     assert values(samples["driftd_reference_info"]) == {
-        key(model="fraud", reference="ref-abc", created_at="2026-11-01T00:00:00Z",
-            rows="50000"): 1.0
+        key(model="fraud", reference="ref-abc", created_at="2026-11-01T00:00:00Z"): 1.0
     }
     assert values(samples["driftd_build_info"]) == {key(version="0.1.0", python="3.11.7"): 1.0}
 
@@ -272,7 +270,7 @@ def test_reference_info_of_models_with_different_label_sets(
     Prometheus stores an empty label value as no label at all.
     """
     references: Mapping[str, Mapping[str, str]] = {
-        "fraud": {"reference": "ref-abc", "rows": "10"},
+        "fraud": {"reference": "ref-abc", "created_at": "2026-11-01T00:00:00Z"},
         "churn": {"reference": "ref-def"},
     }
     collector = DriftdCollector(board, telemetry, references=references, build={})
@@ -281,8 +279,8 @@ def test_reference_info_of_models_with_different_label_sets(
     families = {f.name: f for f in text_string_to_metric_families(body.decode("utf-8"))}
 
     assert values(families["driftd_reference_info"].samples) == {
-        key(model="churn", reference="ref-def", rows=""): 1.0,
-        key(model="fraud", reference="ref-abc", rows="10"): 1.0,
+        key(model="churn", reference="ref-def", created_at=""): 1.0,
+        key(model="fraud", reference="ref-abc", created_at="2026-11-01T00:00:00Z"): 1.0,
     }
     assert values(families["driftd_build_info"].samples) == {key(): 1.0}
 
@@ -365,14 +363,54 @@ def test_performance_of_the_latest_and_the_matured_window_by_stage(
         {per_metric["latest"]: -0.01, per_metric["matured"]: 0.08})
     assert values(samples["driftd_performance_decay_upper"]) == pytest.approx(
         {per_metric["latest"]: 0.03, per_metric["matured"]: 0.12})
-    assert values(samples["driftd_label_coverage"]) == {per_window["latest"]: 0.25,
-                                                         per_window["matured"]: 1.0}
+    assert values(samples["driftd_label_coverage_ratio"]) == {per_window["latest"]: 0.25,
+                                                               per_window["matured"]: 1.0}
     assert values(samples["driftd_window_matured_start_timestamp_seconds"]) == {
         key(**FRAUD): 700.0}
     assert values(samples["driftd_window_matured_end_timestamp_seconds"]) == {
         key(**FRAUD): 4300.0}
     assert values(samples["driftd_window_end_timestamp_seconds"]) == {key(**FRAUD): 4600.0}
     assert values(samples["driftd_window_events"]) == {key(**FRAUD): 1200.0}
+
+
+def test_regression_errors_in_the_label_units_have_their_own_families(
+    board: ResultBoard, scrape: Scrape,
+) -> None:
+    """One name, one unit: mae and rmse (label units) are driftd_performance_error*, mape
+    (a ratio) stays in driftd_performance; decay_detected (0/1) holds both."""
+    result = PerformanceResult(
+        predictions=1200, labeled=1200, metrics={"mae": 3.5, "rmse": 5.0, "mape": 0.12},
+        estimated={}, baseline={"mae": 3.0, "mape": 0.1},
+        decay={"mae": DecayResult(0.5, (0.2, 0.8), True)})
+    publish(board, replace(fraud_window(), performance=result))
+
+    samples = scrape()
+
+    def at(metric: str) -> frozenset[tuple[str, str]]:
+        return key(**FRAUD, stage="latest", metric=metric)
+
+    assert values(samples["driftd_performance"]) == {at("mape"): 0.12}
+    assert values(samples["driftd_performance_error"]) == {at("mae"): 3.5, at("rmse"): 5.0}
+    assert values(samples["driftd_performance_baseline"]) == {at("mape"): 0.1}
+    assert values(samples["driftd_performance_error_baseline"]) == {at("mae"): 3.0}
+    assert values(samples["driftd_performance_error_decay"]) == {at("mae"): 0.5}
+    assert values(samples["driftd_performance_error_decay_lower"]) == {at("mae"): 0.2}
+    assert values(samples["driftd_performance_error_decay_upper"]) == {at("mae"): 0.8}
+    assert values(samples["driftd_performance_decay_detected"]) == {at("mae"): 1.0}
+    assert "driftd_performance_decay" not in samples
+
+
+def test_reference_rows_is_a_gauge_not_a_label(board: ResultBoard, telemetry: Telemetry) -> None:
+    collector = DriftdCollector(board, telemetry, references={"fraud": {"reference": "ref-abc"}},
+                                build={}, reference_rows={"fraud": ("ref-abc", 50_000)})
+    body, _ = render(build_registry(collector))
+
+    families = {f.name: f for f in text_string_to_metric_families(body.decode("utf-8"))}
+
+    assert values(families["driftd_reference_rows"].samples) == {
+        key(model="fraud", reference="ref-abc"): 50_000.0}
+    assert values(families["driftd_reference_info"].samples) == {
+        key(model="fraud", reference="ref-abc"): 1.0}
 
 
 def test_no_matured_window_yet_exports_only_the_latest_stage(
@@ -385,7 +423,7 @@ def test_no_matured_window_yet_exports_only_the_latest_stage(
     samples = scrape()
 
     assert {s.labels["stage"] for s in samples["driftd_performance"]} == {"latest"}
-    assert {s.labels["stage"] for s in samples["driftd_label_coverage"]} == {"latest"}
+    assert {s.labels["stage"] for s in samples["driftd_label_coverage_ratio"]} == {"latest"}
     assert "driftd_window_matured_end_timestamp_seconds" not in samples
 
 

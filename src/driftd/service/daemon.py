@@ -131,11 +131,13 @@ class Daemon:
                                   RejectionLog(clock), self._extras.dead_letters, self.labels,
                                   build_translators(config, self._join_store.halves()
                                                     if self._join_store is not None else None))
-        references = {name: {"reference": p.version, "rows": str(p.rows)}
-                      for name, p in profiles.items()}
+        references = {name: {"reference": p.version} for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}
         registry = build_registry(DriftdCollector(self.board, self.telemetry,
                                                   references=references, build=build,
+                                                  reference_rows={
+                                                      name: (p.version, p.rows)
+                                                      for name, p in profiles.items()},
                                                   estimates=_estimates(config, profiles)))
         self.http = HttpServer(config.http.host, config.http.port,
                                metrics=functools.partial(render, registry), health=self.health,

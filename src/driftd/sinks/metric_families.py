@@ -184,10 +184,15 @@ WINDOW_MATURED_END = FamilySpec(
 _STAGE = (" stage: latest (the latest closed window, revised as its labels arrive) or "
           "matured (the latest window whose label horizon passed: final).")
 PERFORMANCE_LABELS = (*WINDOW_LABELS, "stage", "metric")
+# Regression errors are in the label's units; every other metric is unitless. Each unit
+# has its own families (one name, one unit): driftd_performance* for the unitless scores,
+# driftd_performance_error* for these.
+LABEL_UNIT_METRICS = frozenset({"mae", "rmse"})
 PERFORMANCE = FamilySpec(
     "driftd_performance", "gauge",
-    "Model performance in the window from joined outcomes, by metric (accuracy, f1, auc, "
-    "log_loss, mae, rmse, mape; ratios or the label's units)." + _STAGE, PERFORMANCE_LABELS,
+    "Model performance in the window from joined outcomes, by unitless metric (accuracy, "
+    "precision, recall, f1, auc, log_loss, mape; mae and rmse are driftd_performance_error)."
+    + _STAGE, PERFORMANCE_LABELS,
 )
 PERFORMANCE_ESTIMATED = FamilySpec(
     "driftd_performance_estimated", "gauge",
@@ -196,20 +201,47 @@ PERFORMANCE_ESTIMATED = FamilySpec(
 )
 PERFORMANCE_BASELINE = FamilySpec(
     "driftd_performance_baseline", "gauge",
-    "The configured baseline of the metric." + _STAGE, PERFORMANCE_LABELS,
+    "The configured baseline of the unitless metric." + _STAGE, PERFORMANCE_LABELS,
 )
 PERFORMANCE_DECAY = FamilySpec(
     "driftd_performance_decay", "gauge",
-    "How much worse than the baseline the window is (positive = worse), by metric." + _STAGE,
-    PERFORMANCE_LABELS,
+    "How much worse than the baseline the window is (positive = worse), by unitless metric."
+    + _STAGE, PERFORMANCE_LABELS,
 )
 PERFORMANCE_DECAY_LOWER = FamilySpec(
     "driftd_performance_decay_lower", "gauge",
-    "Lower bound of the decay's confidence interval." + _STAGE, PERFORMANCE_LABELS,
+    "Lower bound of the decay's confidence interval (unitless metrics)." + _STAGE,
+    PERFORMANCE_LABELS,
 )
 PERFORMANCE_DECAY_UPPER = FamilySpec(
     "driftd_performance_decay_upper", "gauge",
-    "Upper bound of the decay's confidence interval." + _STAGE, PERFORMANCE_LABELS,
+    "Upper bound of the decay's confidence interval (unitless metrics)." + _STAGE,
+    PERFORMANCE_LABELS,
+)
+PERFORMANCE_ERROR = FamilySpec(
+    "driftd_performance_error", "gauge",
+    "Regression error in the window from joined outcomes, by metric (mae, rmse), in the "
+    "label's units." + _STAGE, PERFORMANCE_LABELS,
+)
+PERFORMANCE_ERROR_BASELINE = FamilySpec(
+    "driftd_performance_error_baseline", "gauge",
+    "The configured baseline of the regression error, in the label's units." + _STAGE,
+    PERFORMANCE_LABELS,
+)
+PERFORMANCE_ERROR_DECAY = FamilySpec(
+    "driftd_performance_error_decay", "gauge",
+    "How much larger than its baseline the window's regression error is (positive = worse), "
+    "in the label's units." + _STAGE, PERFORMANCE_LABELS,
+)
+PERFORMANCE_ERROR_DECAY_LOWER = FamilySpec(
+    "driftd_performance_error_decay_lower", "gauge",
+    "Lower bound of the error decay's confidence interval, in the label's units." + _STAGE,
+    PERFORMANCE_LABELS,
+)
+PERFORMANCE_ERROR_DECAY_UPPER = FamilySpec(
+    "driftd_performance_error_decay_upper", "gauge",
+    "Upper bound of the error decay's confidence interval, in the label's units." + _STAGE,
+    PERFORMANCE_LABELS,
 )
 PERFORMANCE_DECAY_DETECTED = FamilySpec(
     "driftd_performance_decay_detected", "gauge",
@@ -228,7 +260,7 @@ CONFUSION = FamilySpec(
     "(events)." + _STAGE, (*WINDOW_LABELS, "stage", "true_class", "predicted_class"),
 )
 LABEL_COVERAGE = FamilySpec(
-    "driftd_label_coverage", "gauge",
+    "driftd_label_coverage_ratio", "gauge",
     "Share of the window's predictions whose outcome has been joined (ratio, 0 to 1)."
     + _STAGE, (*WINDOW_LABELS, "stage"),
 )
@@ -277,6 +309,11 @@ REFERENCE_INFO = FamilySpec(
     "driftd_reference_info", "gauge",
     "Always 1; the labels describe the reference profile a model is compared against.",
 )
+REFERENCE_ROWS = FamilySpec(
+    "driftd_reference_rows", "gauge",
+    "Rows of data the model's reference profile was built from (rows).",
+    ("model", "reference"),
+)
 BUILD_INFO = FamilySpec(
     "driftd_build_info", "gauge", "Always 1; the labels describe the running driftd build.",
 )
@@ -307,8 +344,9 @@ FAMILIES: tuple[FamilySpec, ...] = (
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, ESTIMATE_REFERENCE_ERROR,
     ESTIMATE_UNRELIABLE, CALIBRATION_ERROR, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,
-    PERFORMANCE_DECAY_UPPER, PERFORMANCE_DECAY_DETECTED, PERFORMANCE_CLASS, CONFUSION,
-    LABEL_COVERAGE,
+    PERFORMANCE_DECAY_UPPER, PERFORMANCE_ERROR, PERFORMANCE_ERROR_BASELINE,
+    PERFORMANCE_ERROR_DECAY, PERFORMANCE_ERROR_DECAY_LOWER, PERFORMANCE_ERROR_DECAY_UPPER,
+    PERFORMANCE_DECAY_DETECTED, PERFORMANCE_CLASS, CONFUSION, LABEL_COVERAGE, REFERENCE_ROWS,
     *JOIN_COUNTERS.values(), EVALUATION_ERRORS, WINDOWS_EVALUATED, WINDOWS_DRIFTED,
     WINDOWS_MATURED, WINDOWS_DECAYED, WINDOW_MATURED_START, WINDOW_MATURED_END,
 )

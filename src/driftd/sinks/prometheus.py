@@ -44,6 +44,7 @@ from driftd.sinks.metric_families import (
     HTTP_INGEST_REQUESTS,
     JOIN_COUNTERS,
     LABEL_COVERAGE,
+    LABEL_UNIT_METRICS,
     LAST_EVALUATION,
     LAST_EVENT,
     MODEL_DRIFT_COLUMNS,
@@ -55,8 +56,14 @@ from driftd.sinks.metric_families import (
     PERFORMANCE_DECAY_DETECTED,
     PERFORMANCE_DECAY_LOWER,
     PERFORMANCE_DECAY_UPPER,
+    PERFORMANCE_ERROR,
+    PERFORMANCE_ERROR_BASELINE,
+    PERFORMANCE_ERROR_DECAY,
+    PERFORMANCE_ERROR_DECAY_LOWER,
+    PERFORMANCE_ERROR_DECAY_UPPER,
     PERFORMANCE_ESTIMATED,
     REFERENCE_INFO,
+    REFERENCE_ROWS,
     SOURCE_UP,
     STATISTIC_FAMILIES,
     WINDOW_END,
@@ -91,6 +98,7 @@ class DriftdCollector:
         *,
         references: Mapping[str, Mapping[str, str]],
         build: Mapping[str, str],
+        reference_rows: Mapping[str, tuple[str, int]] | None = None,
         estimates: Iterable[EstimateReliability] = (),
     ) -> None:
         for model, labels in references.items():
@@ -103,6 +111,8 @@ class DriftdCollector:
             {**labels, "model": model} for model, labels in sorted(references.items())
         )
         self._build_rows = (dict(build),)
+        # model -> (reference version, rows it was built from)
+        self._rows = tuple(sorted((reference_rows or {}).items()))
         self._estimates = tuple(sorted(estimates, key=lambda e: e.model))
 
     def describe(self) -> Iterator[Metric]:
@@ -118,6 +128,7 @@ class DriftdCollector:
             *_matured_families(published.matured),
             *_telemetry_families(self._telemetry.snapshot()),
             _info_family(REFERENCE_INFO, self._reference_rows),
+            _reference_rows_family(self._rows),
             _info_family(BUILD_INFO, self._build_rows),
             *_estimate_families(self._estimates),
         )
@@ -199,24 +210,38 @@ def _matured_families(windows: Iterable[WindowResult]) -> list[Metric]:
 
 _PERFORMANCE_FAMILIES = (PERFORMANCE, PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE,
                          PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER, PERFORMANCE_DECAY_UPPER,
+                         PERFORMANCE_ERROR, PERFORMANCE_ERROR_BASELINE, PERFORMANCE_ERROR_DECAY,
+                         PERFORMANCE_ERROR_DECAY_LOWER, PERFORMANCE_ERROR_DECAY_UPPER,
                          PERFORMANCE_DECAY_DETECTED, PERFORMANCE_CLASS, CONFUSION,
                          LABEL_COVERAGE)
+# The family of a unitless metric -> the one of the same series for metrics in the
+# label's units (LABEL_UNIT_METRICS).
+_IN_LABEL_UNITS = {PERFORMANCE.name: PERFORMANCE_ERROR, PERFORMANCE_BASELINE.name:
+                   PERFORMANCE_ERROR_BASELINE, PERFORMANCE_DECAY.name: PERFORMANCE_ERROR_DECAY,
+                   PERFORMANCE_DECAY_LOWER.name: PERFORMANCE_ERROR_DECAY_LOWER,
+                   PERFORMANCE_DECAY_UPPER.name: PERFORMANCE_ERROR_DECAY_UPPER}
 
 
 def _add_performance(families: Mapping[str, MetricFamily], window_labels: list[str],
                      stage: str, result: PerformanceResult) -> None:
     """One window's performance series; metrics without a value are left out."""
     labels = [*window_labels, stage]
+
+    def add(spec: FamilySpec, metric: str, value: float) -> None:
+        if metric in LABEL_UNIT_METRICS:
+            spec = _IN_LABEL_UNITS.get(spec.name, spec)
+        families[spec.name].add_metric([*labels, metric], float(value))
+
     for spec, values in ((PERFORMANCE, result.metrics), (PERFORMANCE_ESTIMATED, result.estimated),
                          (PERFORMANCE_BASELINE, result.baseline)):
         for metric, value in values.items():
-            families[spec.name].add_metric([*labels, metric], float(value))
+            add(spec, metric, value)
     for metric, decay in result.decay.items():
         low, high = decay.interval
         for spec, value in ((PERFORMANCE_DECAY, decay.decay), (PERFORMANCE_DECAY_LOWER, low),
                             (PERFORMANCE_DECAY_UPPER, high),
                             (PERFORMANCE_DECAY_DETECTED, float(decay.significant))):
-            families[spec.name].add_metric([*labels, metric], float(value))
+            add(spec, metric, value)
     for metric, by_class in result.per_class.items():
         for name, value in by_class.items():
             families[PERFORMANCE_CLASS.name].add_metric([*labels, metric, name], float(value))
@@ -320,6 +345,13 @@ def _info_family(family: FamilySpec, rows: Iterable[Mapping[str, str]]) -> Metri
     for row in rows:
         metric.add_metric([row.get(name, "") for name in names], 1.0)
     return metric
+
+
+def _reference_rows_family(rows: Iterable[tuple[str, tuple[str, int]]]) -> Metric:
+    family = REFERENCE_ROWS.new()
+    for model, (reference, count) in rows:
+        family.add_metric([model, reference], float(count))
+    return family
 
 
 def _estimate_families(estimates: Iterable[EstimateReliability]) -> list[Metric]:
