@@ -13,15 +13,17 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from config.support import write_profile
 from driftd.logs import formatter
-from kafka_e2e.support import free_port
+from kafka_e2e.support import free_port, produce
 
 EVENTS = 120
 BAD_LINE = 3  # the line of events.jsonl that is not an event
@@ -30,12 +32,17 @@ RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 SECRET = "hunter2-not-in-logs"
 
 
-def write_events(path: Path) -> Path:
+def event_lines() -> list[str]:
+    """120 events, and "{not json" as line 3."""
     lines = [json.dumps({"model": "fraud", "id": f"p-{i}", "ts": 1_790_000_000 + i,
                          "features": {"amount": float(i % 17)}, "prediction": 0.5})
              for i in range(EVENTS)]
     lines.insert(BAD_LINE - 1, "{not json")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
+
+
+def write_events(path: Path) -> Path:
+    path.write_text("\n".join(event_lines()) + "\n", encoding="utf-8")
     return path
 
 
@@ -104,6 +111,38 @@ def test_json_logs_are_one_object_a_line_and_a_rejection_carries_its_origin(
     (summary,) = [r for r in records if r["msg"].startswith("config ")]
     assert summary["msg"] == f"config {config}: models fraud; sources jsonl {events}"
     assert not [r for r in records if "effective config" in r["msg"]]
+
+
+@pytest.mark.kafka
+def test_a_rejected_kafka_record_carries_topic_partition_and_offset(
+        tmp_path: Path, kafka_bootstrap: str, kafka_topic: Callable[..., str]) -> None:
+    """Steps: the same 121 messages on a one-partition topic of the real broker (the bad
+    one at offset 2); ``driftd run --log-format json --exit-when-drained`` reads it.
+
+    Expected: exit 0; every stderr line is JSON; the rejection's line has origin
+    ``TOPIC[0]@2`` and topic, partition 0 and offset 2 as keys; "serving /metrics" once;
+    the INFO config line names the topic and the bootstrap servers.
+    """
+    topic = kafka_topic(partitions=1)
+    produce(kafka_bootstrap, topic, [line.encode() for line in event_lines()])
+    kafka = {"type": "kafka", "bootstrap_servers": kafka_bootstrap, "group_id": topic,
+             "topics": [{"name": topic}], "poll_timeout_ms": 100}
+    config = write_config(tmp_path, kafka)
+
+    result = run_driftd("run", "--config", str(config), "--log-format", "json",
+                        "--exit-when-drained", timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    records = json_lines(result.stderr)
+    (rejected,) = [r for r in records if r["msg"].startswith("invalid event at")]
+    offset = BAD_LINE - 1
+    assert {key: rejected[key] for key in ("origin", "topic", "partition", "offset",
+                                           "reason")} == {
+        "origin": f"{topic}[0]@{offset}", "topic": topic, "partition": 0, "offset": offset,
+        "reason": "malformed_json"}, rejected
+    assert len([r for r in records if r["msg"].startswith("serving /metrics")]) == 1
+    assert any(r["msg"].endswith(f"sources kafka {topic} on {kafka_bootstrap}")
+               for r in records), records
 
 
 def test_the_text_format_stays_the_default(tmp_path: Path) -> None:
