@@ -1,0 +1,178 @@
+{{/* Names and labels. */}}
+{{- define "driftd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "driftd.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "driftd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "driftd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "driftd.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "driftd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: driftd
+{{- end -}}
+
+{{/* The image reference: repository:tag, or repository:tag@digest when pinned. */}}
+{{- define "driftd.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- with .Values.image.digest -}}
+{{- if not (regexMatch "^sha256:[0-9a-f]{64}$" .) -}}
+{{- fail (printf "image.digest: %q is not sha256:<64 hex digits>" .) -}}
+{{- end -}}
+{{- printf "%s:%s@%s" $.Values.image.repository $tag . -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the Kafka SASL password file is mounted. */}}
+{{- define "driftd.saslPasswordFile" -}}
+/etc/driftd/secrets/kafka/{{ .Values.kafka.saslPassword.key }}
+{{- end -}}
+
+{{/*
+The config every Deployment starts from: .Values.config, or the shipped example, with
+the settings the pod decides (address, checkpoint, password file) set. JSON.
+*/}}
+{{- define "driftd.baseConfig" -}}
+{{- $config := dict -}}
+{{- if .Values.config -}}
+{{- $config = deepCopy .Values.config -}}
+{{- else -}}
+{{- $config = .Files.Get "files/driftd.example.yaml" | fromYaml -}}
+{{- end -}}
+{{- if not $config.models -}}
+{{- fail "config.models: the config has no models" -}}
+{{- end -}}
+{{- $_ := set $config "http" (merge (dict "address" (printf "0.0.0.0:%d" (int .Values.port))) (default dict $config.http)) -}}
+{{- $_ = set $config "checkpoint" (merge (dict "path" "/var/lib/driftd/state.sqlite") (omit (default dict $config.checkpoint) "path")) -}}
+{{- if .Values.kafka.saslPassword.existingSecret -}}
+{{- $sources := list -}}
+{{- range $source := $config.sources -}}
+{{- if eq (toString $source.type) "kafka" -}}
+{{- $security := omit (default dict $source.security) "sasl_password" -}}
+{{- $_ := set $security "sasl_password_file" (include "driftd.saslPasswordFile" $) -}}
+{{- $_ = set $source "security" $security -}}
+{{- end -}}
+{{- $sources = append $sources $source -}}
+{{- end -}}
+{{- $_ = set $config "sources" $sources -}}
+{{- end -}}
+{{- toJson $config -}}
+{{- end -}}
+
+{{/*
+The Deployments to render, as a JSON list of {name, suffix, config}: one for all models,
+or one per shard with the config narrowed to its models.
+*/}}
+{{- define "driftd.instances" -}}
+{{- $base := include "driftd.baseConfig" . | fromJson -}}
+{{- $all := list -}}
+{{- range $base.models -}}{{- $all = append $all .name -}}{{- end -}}
+{{- $instances := list -}}
+{{- if not .Values.shards -}}
+{{- $instances = append $instances (dict "name" "" "suffix" "" "models" $all "config" $base) -}}
+{{- else -}}
+{{- $seen := dict -}}
+{{- $names := dict -}}
+{{- range $i, $shard := .Values.shards -}}
+{{- if not (regexMatch "^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$" (toString $shard.name)) -}}
+{{- fail (printf "shards[%d].name: %q must be a lower-case DNS label of at most 32 characters" $i (toString $shard.name)) -}}
+{{- end -}}
+{{- if hasKey $names $shard.name -}}
+{{- fail (printf "shards[%d].name: %q is used by another shard" $i $shard.name) -}}
+{{- end -}}
+{{- $_ := set $names $shard.name true -}}
+{{- if not $shard.models -}}
+{{- fail (printf "shards[%d].models: shard %q has no models" $i $shard.name) -}}
+{{- end -}}
+{{- range $shard.models -}}
+{{- if not (has . $all) -}}
+{{- fail (printf "shards[%d].models: %q is not a model of the config (models: %s)" $i . (join ", " $all)) -}}
+{{- end -}}
+{{- if hasKey $seen . -}}
+{{- fail (printf "shards[%d].models: %q is already in shard %q" $i . (get $seen .)) -}}
+{{- end -}}
+{{- $_ := set $seen . $shard.name -}}
+{{- end -}}
+{{- $config := deepCopy $base -}}
+{{- $models := list -}}
+{{- range $base.models -}}{{- if has .name $shard.models -}}{{- $models = append $models . -}}{{- end -}}{{- end -}}
+{{- $_ = set $config "models" $models -}}
+{{- $sources := list -}}
+{{- range $source := (default $base.sources $shard.sources) -}}
+{{- $source = deepCopy $source -}}
+{{- if eq (toString $source.type) "kafka" -}}
+{{- $topics := list -}}
+{{- range $topic := $source.topics -}}
+{{- if not $topic.models -}}
+{{- $topics = append $topics $topic -}}
+{{- else -}}
+{{- $mine := list -}}
+{{- range $topic.models -}}{{- if has . $shard.models -}}{{- $mine = append $mine . -}}{{- end -}}{{- end -}}
+{{- if $mine -}}{{- $topics = append $topics (set (deepCopy $topic) "models" $mine) -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $source "topics" $topics -}}
+{{- $_ = set $source "group_id" (default (printf "%s-%s" (default "driftd" $source.group_id) $shard.name) $shard.groupId) -}}
+{{- if and $.Values.kafka.saslPassword.existingSecret $shard.sources -}}
+{{- $security := omit (default dict $source.security) "sasl_password" -}}
+{{- $_ = set $security "sasl_password_file" (include "driftd.saslPasswordFile" $) -}}
+{{- $_ = set $source "security" $security -}}
+{{- end -}}
+{{- if not $topics -}}
+{{- fail (printf "shards[%d]: no topic of a Kafka source is left for models %s (topics[].models name other models only)" $i (join ", " $shard.models)) -}}
+{{- end -}}
+{{- end -}}
+{{- $sources = append $sources $source -}}
+{{- end -}}
+{{- $_ = set $config "sources" $sources -}}
+{{- $instances = append $instances (dict "name" $shard.name "suffix" (printf "-%s" $shard.name) "models" $shard.models "config" $config) -}}
+{{- end -}}
+{{- range $all -}}
+{{- if not (hasKey $seen .) -}}
+{{- fail (printf "shards: model %q is in no shard (every model of the config must be in exactly one)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $instances -}}
+{{- end -}}
+
+{{/* Labels of one instance's pods: the selector labels, plus the shard when sharded. */}}
+{{- define "driftd.instanceSelectorLabels" -}}
+{{ include "driftd.selectorLabels" .root }}
+{{- if .instance.name }}
+driftd/shard: {{ .instance.name }}
+{{- end }}
+{{- end -}}
+
+{{/* The reference profiles of a config's models, as projected ConfigMap items. */}}
+{{- define "driftd.profileItems" -}}
+{{- range .models -}}
+{{- $ref := toString .reference -}}
+{{- $key := "" -}}
+{{- if hasPrefix "profiles/" $ref -}}{{- $key = trimPrefix "profiles/" $ref -}}{{- end -}}
+{{- if hasPrefix "/etc/driftd/profiles/" $ref -}}{{- $key = trimPrefix "/etc/driftd/profiles/" $ref -}}{{- end -}}
+{{- if $key }}
+- key: {{ $key }}
+  path: profiles/{{ $key }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
