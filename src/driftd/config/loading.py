@@ -137,6 +137,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         settings = result.get(section)
         if isinstance(settings, dict) and settings.get("path"):
             result[section] = {**settings, "path": resolve(settings["path"])}
+    http = result.get("http")
+    if isinstance(http, dict) and isinstance(http.get("web_config_file"), str):
+        result["http"] = {**http, "web_config_file": resolve(http["web_config_file"])}
     return result
 
 

@@ -62,6 +62,22 @@ class HttpConfig(_Frozen):
     write_timeout_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="How long a client may take to read a response.")
     max_request_head_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    web_config_file: Path | None = Field(
+        default=None,
+        description="TLS, basic auth and response headers of these endpoints, in the "
+        "format of Prometheus exporter-toolkit (docs/web-config.md); "
+        "`driftd run --web.config.file` overrides it. Re-read when it changes.")
+    authenticate_probes: bool = Field(
+        default=False,
+        description="Whether /healthz and /readyz need basic auth too. Off: kubelet "
+        "httpGet probes send no credentials (unless written into the pod spec), and "
+        "the probes tell nothing secret; TLS applies to them either way.")
+
+    enable_lifecycle: bool = Field(
+        default=False,
+        description="Serve POST /-/reload (as Prometheus' --web.enable-lifecycle): it "
+        "reloads the config as SIGHUP does and answers 200, or 500 with the reason the "
+        "running config stays. Off, it answers 403.")
 
     @field_validator("address")
     @classmethod
