@@ -195,10 +195,12 @@ def test_config_and_profiles_are_mounted_where_driftd_looks_for_them() -> None:
         mount = _mount_for(path)
         inside = path.relative_to(mount["mountPath"])
         sources = volumes[mount["name"]]["projected"]["sources"]
-        items = [item["path"] for source in sources for item in source["configMap"]["items"]]
+        items = [item["path"] for source in sources if "configMap" in source
+                 for item in source["configMap"]["items"]]
         assert str(inside) in items, path
     assert manifest("configmap.yaml")["metadata"]["name"] in {
-        s["configMap"]["name"] for s in volumes["config"]["projected"]["sources"]}
+        s["configMap"]["name"] for s in volumes["config"]["projected"]["sources"]
+        if "configMap" in s}
 
 
 def test_selectors_pick_the_deployments_pods() -> None:
@@ -220,3 +222,18 @@ def test_image_is_the_one_compose_builds_at_the_package_version() -> None:
     assert image == compose_service("driftd")["image"] == f"driftd:{version}"
     override = load_yaml(KUBERNETES / "kustomization.yaml")["images"]
     assert [(i["name"], i["newTag"]) for i in override] == [("driftd", version)]
+
+
+def test_the_kafka_password_is_a_mounted_file_never_an_environment_variable() -> None:
+    """No variable of the pod takes a Secret's value (checkov CKV_K8S_35); the optional
+    Secret driftd-kafka is projected at the sasl_password_file the config names."""
+    container = driftd_container()
+    assert "envFrom" not in container
+    assert all("valueFrom" not in variable for variable in container.get("env", []))
+    config = next(v for v in pod_spec()["volumes"] if v["name"] == "config")
+    (secret,) = [s["secret"] for s in config["projected"]["sources"] if "secret" in s]
+    assert (secret["name"], secret["optional"]) == ("driftd-kafka", True)
+    (item,) = secret["items"]
+    mount = _mount_for(PurePosixPath("/etc/driftd/driftd.yaml"))
+    path = PurePosixPath(mount["mountPath"]) / item["path"]
+    assert f"# sasl_password_file: {path}" in manifest("configmap.yaml")["data"]["driftd.yaml"]
