@@ -100,6 +100,23 @@ def test_build_context_holds_what_the_dockerfile_copies_and_little_else() -> Non
         assert dockerignore_excludes(outside), outside
 
 
+def test_the_image_build_gets_every_file_the_wheel_bundles() -> None:
+    """setup.py bundles driftd.assets.BUNDLED into the wheel: each such file is copied
+    into the builder by a COPY and survives .dockerignore, or the image's
+    `driftd dashboards export` would have nothing to export."""
+    from driftd.assets import BUNDLED
+
+    copied = [src.rstrip("/") for ins in dockerfile_instructions() if ins.keyword == "COPY"
+              and not ins.args.startswith("--from") for src in ins.args.split()[:-1]]
+    assert "setup.py" in copied
+    bundled = sorted({p.relative_to(REPO).as_posix() for pattern in BUNDLED
+                      for p in REPO.glob(pattern)})
+    assert bundled
+    for name in bundled:
+        assert any(name == src or name.startswith(src + "/") for src in copied), name
+        assert not dockerignore_excludes(name), f"{name} is left out by .dockerignore"
+
+
 def test_kubernetes_prometheusrule_is_generated_from_the_configmap_config(
     tmp_path: Path,
 ) -> None:
