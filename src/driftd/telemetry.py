@@ -63,6 +63,9 @@ class TelemetrySnapshot:
     http_requests: Mapping[str, int] = field(default_factory=dict)  # HTTP ingest, by status
     # (model, stream, model version read from events) -> events accepted
     versions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    # The last config reload: succeeded (or none yet), and when the running config loaded
+    reload_successful: bool = True
+    config_loaded_at: float | None = None
 
 
 class Telemetry:
@@ -91,6 +94,8 @@ class Telemetry:
         self._http_requests: Counter[str] = Counter()
         self._versions: Counter[tuple[str, str, str]] = Counter()
         self._versions_seen: dict[str, set[str]] = {}
+        self._reload_successful = True
+        self._config_loaded_at: float | None = None
 
     def expect_events(self, stream: str, model: str) -> None:
         """Export ``driftd_events_total`` for the pair at 0 before its first event, so
@@ -198,6 +203,14 @@ class Telemetry:
         with self._lock:
             self._last_checkpoint = timestamp
 
+    def mark_config(self, timestamp: float, *, successful: bool = True) -> None:
+        """A config was loaded at ``timestamp`` (start-up or reload), or, not
+        ``successful``, a reload failed and the running config stays."""
+        with self._lock:
+            self._reload_successful = successful
+            if successful:
+                self._config_loaded_at = timestamp
+
     def set_lag(self, lag: Mapping[tuple[str, int], int]) -> None:
         """Replace the consumer lag of every assigned partition."""
         with self._lock:
@@ -260,4 +273,6 @@ class Telemetry:
                 windows_decayed=dict(self._windows_decayed),
                 http_requests=dict(self._http_requests),
                 versions=dict(self._versions),
+                reload_successful=self._reload_successful,
+                config_loaded_at=self._config_loaded_at,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import signal
@@ -29,7 +30,7 @@ from driftd.monitor.results import published_to_json
 from driftd.preflight import load_checked
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import CheckpointError, CheckpointStore
-from driftd.service.daemon import Daemon, Extras
+from driftd.service.daemon import Daemon, Extras, Reloader
 from driftd.service.history import ResultsSink
 from driftd.sinks.http_connection import HttpLimits
 from driftd.sinks.results_file import ResultsFile, ResultsSinkError
@@ -46,10 +47,10 @@ from driftd.sources.kafka import (
     KafkaSource,
     ResultsTopic,
 )
+from driftd.telemetry import counted
 
 logger = logging.getLogger("driftd")
 
-from driftd.telemetry import counted
 
 def register(commands: Any) -> None:
     run = commands.add_parser("run", help="run the daemon with a config file")
@@ -68,18 +69,27 @@ def register(commands: Any) -> None:
 
 
 def handle_run(args: argparse.Namespace) -> int:
+    load = functools.partial(load_config, args.config, web_config_file=args.web_config_file,
+                             log_format=args.log_format)
     try:
-        config, profiles = load_checked(args.config)
+        config, profiles = load()
     except ConfigError as error:
         for problem in error.problems:  # one line per problem, as `config validate`
             print(f"driftd run: {error.source}: {problem}", file=sys.stderr)
         return 2
-    if args.web_config_file is not None:  # the flag exporters take wins over the config
+    return serve(config, profiles, exit_when_drained=args.exit_when_drained,
+                 dump_results=args.dump_results, config_path=args.config, reloader=load)
+
+
+def load_config(path: Path, *, web_config_file: Path | None = None,
+                log_format: LogFormat | None = None) -> tuple[Config, Mapping[str, Profile]]:
+    """The config at ``path`` and its profiles, checked, with the command line's
+    overrides; at start-up and again at each reload (raises ConfigError)."""
+    config, profiles = load_checked(path)
+    if web_config_file is not None:  # the flag exporters take wins over the config
         config = config.model_copy(update={"http": config.http.model_copy(
-            update={"web_config_file": args.web_config_file})})
-    return serve(with_log_format(config, args.log_format), profiles,
-                 exit_when_drained=args.exit_when_drained, dump_results=args.dump_results,
-                 config_path=args.config)
+            update={"web_config_file": web_config_file})})
+    return with_log_format(config, log_format), profiles
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -125,9 +135,10 @@ def demo_source(spec: DemoSourceConfig) -> DemoSource:
 def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained: bool = False,
           banner: str | None = None, dump_results: Path | None = None,
           report: Callable[[Daemon, int], None] | None = None,
-          config_path: Path | None = None) -> int:
+          config_path: Path | None = None, reloader: Reloader | None = None) -> int:
     """Run a daemon in the foreground until SIGTERM/SIGINT (or drained); ``report`` is
-    handed the daemon (holding its results history) and exit code at the end."""
+    handed the daemon (holding its results history) and exit code at the end. SIGHUP
+    reloads the config with ``reloader`` (without one, the reload fails: logged)."""
     if banner:
         print(banner, flush=True)
     setup_logging(config.logging.level, config.logging.format)
@@ -146,10 +157,12 @@ def serve(config: Config, profiles: Mapping[str, Profile], *, exit_when_drained:
         print(f"driftd: cannot start: {error}", file=sys.stderr)
         return 2
     daemon = Daemon(config, profiles, sources, exit_when_drained=exit_when_drained,
-                    extras=extras, keep_history=dump_results is not None or report is not None)
+                    extras=extras, keep_history=dump_results is not None or report is not None,
+                    reloader=reloader)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: daemon.request_stop(signal.strsignal(num)
                                                                        or str(num)))
+    signal.signal(signal.SIGHUP, lambda _num, _frame: daemon.request_reload("SIGHUP"))
     code = 1  # unless run() returns: the dump says how the daemon ended
     try:
         code = daemon.run()

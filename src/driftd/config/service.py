@@ -73,6 +73,12 @@ class HttpConfig(_Frozen):
         "httpGet probes send no credentials (unless written into the pod spec), and "
         "the probes tell nothing secret; TLS applies to them either way.")
 
+    enable_lifecycle: bool = Field(
+        default=False,
+        description="Serve POST /-/reload (as Prometheus' --web.enable-lifecycle): it "
+        "reloads the config as SIGHUP does and answers 200, or 500 with the reason the "
+        "running config stays. Off, it answers 403.")
+
     @field_validator("address")
     @classmethod
     def _host_port(cls, value: str) -> str:

@@ -45,6 +45,17 @@ class _Due:
     sequence: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ModelChanges:
+    """What a reload did to the models: ``restarted`` maps each changed model to its
+    windows that start empty (the others resumed)."""
+
+    kept: tuple[str, ...]
+    restarted: Mapping[str, list[str]]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
 class ModelMonitor:
     """Windows, label clock and evaluator of one model.
 
@@ -315,6 +326,31 @@ class Monitor:
             if name in self.models:
                 skipped[name] = self.models[name].restore(state, now)
         return {name: windows for name, windows in skipped.items() if windows}
+
+    def reconfigure(self, models: Sequence[ModelConfig], profiles: Mapping[str, Profile],
+                    now: float = 0.0) -> ModelChanges:
+        """Take a new set of models (a config reload). A model whose config and reference
+        are unchanged keeps its monitor as it is; a changed one starts as on a restart: a
+        new monitor resumes the old one's state where it still fits (the windows whose
+        settings and reference are unchanged, see ``ModelMonitor.restore``); models no
+        longer configured are dropped, new ones start empty."""
+        kept, restarted, added = [], {}, []
+        found: dict[str, ModelMonitor] = {}
+        for config in models:
+            profile, old = profiles[config.name], self.models.get(config.name)
+            if old is None:
+                found[config.name] = ModelMonitor(config, profile, self._telemetry)
+                added.append(config.name)
+            elif old.config == config and old.layout.profile.version == profile.version:
+                found[config.name] = old
+                kept.append(config.name)
+            else:
+                fresh = ModelMonitor(config, profile, self._telemetry)
+                restarted[config.name] = fresh.restore(old.state(), now)
+                found[config.name] = fresh
+        removed = sorted(set(self.models) - set(found))
+        self.models = found
+        return ModelChanges(tuple(kept), restarted, tuple(added), tuple(removed))
 
     def results(self, now: float, *, revise: bool = False,
                 finish: bool = False) -> list[WindowResult]:

@@ -139,6 +139,19 @@ class ResultBoard:
         with self._lock:
             return self._latest
 
+    def forget(self, models: Sequence[str]) -> None:
+        """Stop showing the windows of ``models`` (no longer configured)."""
+        gone = set(models)
+        if not gone:
+            return
+        with self._lock:
+            self._closed = {k: w for k, w in self._closed.items() if k[0] not in gone}
+            self._matured = {k: w for k, w in self._matured.items() if k[0] not in gone}
+            if self._latest is not None:
+                self._latest = Published(self._latest.evaluated_at,
+                                         tuple(self._closed.values()),
+                                         tuple(self._matured.values()))
+
 
 def window_record(result: WindowResult) -> dict[str, Any]:
     """A result as one strict-JSON object of the results history."""

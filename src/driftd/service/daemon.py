@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from driftd import __version__
-from driftd.config import Config
+from driftd.config import Config, ConfigError
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
 from driftd.reference.calibration import EstimateReliability, estimate_reliability
@@ -39,6 +39,7 @@ from driftd.service.history import History, ResultsPublisher, ResultsSink, Topic
 from driftd.service.inputs import Inputs
 from driftd.service.labels import LabelJoin
 from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, build_decoders
+from driftd.service.reload import ReloadRequests, restart_only_changes
 from driftd.service.series import expect_series
 from driftd.service.translators import build_translators
 from driftd.sinks.http import HttpLimits, HttpServer
@@ -87,6 +88,10 @@ class Extras:
     probe_timeout_seconds: float = 300.0
 
 
+# Re-reads the config file and profiles, validated as at start-up (raises ConfigError).
+Reloader = Callable[[], tuple[Config, Mapping[str, Profile]]]
+
+
 class Daemon:
     """One driftd process: sources in, metrics out."""
 
@@ -94,6 +99,7 @@ class Daemon:
         self, config: Config, profiles: Mapping[str, Profile], sources: Sequence[Source], *,
         clock: Callable[[], float] = time.time, exit_when_drained: bool = False,
         extras: Extras | None = None, keep_history: bool = False,
+        reloader: Reloader | None = None,
     ) -> None:
         self.config, self._clock = config, clock
         self._sources = list(sources)
@@ -106,6 +112,7 @@ class Daemon:
         self._offsets: dict[tuple[str, int], int] = {}
         self._next_checkpoint = self._next_tick = 0.0
         self._finished = False  # the end of the data closed every window
+        self._reloader, self._reloads = reloader, ReloadRequests()
         self.telemetry = Telemetry()
         for source in self._sources:
             if isinstance(source, Instrumented):
@@ -133,17 +140,18 @@ class Daemon:
                                                     if self._join_store is not None else None))
         references = {name: {"reference": p.version} for name, p in profiles.items()}
         build = {"version": __version__, "python": platform.python_version()}
-        registry = build_registry(DriftdCollector(self.board, self.telemetry,
-                                                  references=references, build=build,
-                                                  reference_rows={
-                                                      name: (p.version, p.rows)
-                                                      for name, p in profiles.items()},
-                                                  estimates=_estimates(config, profiles)))
+        self._collector = DriftdCollector(self.board, self.telemetry, references=references,
+                                          build=build, reference_rows=_rows(profiles),
+                                          estimates=_estimates(config, profiles))
+        registry = build_registry(self._collector)
+        self.telemetry.mark_config(clock())
         self.http = HttpServer(config.http.host, config.http.port,
                                exposition=functools.partial(render, registry),
                                health=self.health,
                                web_config=config.http.web_config_file,
                                authenticate_probes=config.http.authenticate_probes,
+                               reload=(self.reload_and_wait
+                                       if config.http.enable_lifecycle else None),
                                limits=HttpLimits(
                                    max_connections=config.http.max_connections,
                                    read_timeout_seconds=config.http.read_timeout_seconds,
@@ -158,6 +166,15 @@ class Daemon:
         if not self._stop.is_set():
             logger.info("stop requested (%s)", reason)
             self._stop.set()
+
+    def request_reload(self, reason: str) -> None:
+        """Ask the main loop to reload the config; safe from a signal handler."""
+        self._reloads.signal(reason)
+
+    def reload_and_wait(self, timeout_seconds: float = 60.0) -> str | None:
+        """Reload the config in the main loop and wait for it: None when applied, else
+        why not (the running config stays). For ``POST /-/reload``."""
+        return self._reloads.ask("POST /-/reload").wait(timeout_seconds)
 
     def run(self) -> int:
         """Run until stopped; returns the process exit code. Raises OSError when the HTTP
@@ -212,7 +229,7 @@ class Daemon:
     def revoked(self, partitions: list[tuple[str, int]]) -> None:
         logger.info("partitions revoked: %s; checkpointing", partitions)
         self.checkpoint()  # runs on the client's IO thread: the commit must not wait
-        self.monitor.forget([f"{topic}[{p}]" for topic, p in partitions])
+        self._inputs.forget([f"{topic}[{p}]" for topic, p in partitions])
 
     def assigned(self, partitions: list[tuple[str, int]]) -> None:
         # The source seeks to checkpointed offsets itself; event-time windows now wait for
@@ -284,6 +301,7 @@ class Daemon:
     def _main_loop(self) -> None:
         active = list(self._sources)
         while not self._stop.is_set():
+            self._apply_reloads()
             if not active or self._drained(active):
                 if self._exit_when_drained:
                     logger.info("every source is drained: stopping")
@@ -295,12 +313,62 @@ class Daemon:
                 self._poll(source, active)
             self._housekeeping()
 
+    def _apply_reloads(self) -> None:
+        reason, tickets = self._reloads.take()
+        if reason is None:
+            return
+        error = self._reload(reason)
+        for ticket in tickets:
+            ticket.answer(error)
+
+    def _reload(self, reason: str) -> str | None:
+        """Re-read and apply the config (see ``service.reload``); returns why not, if not."""
+        now = self._clock()
+        logger.info("reloading the config (%s)", reason)
+        if self._reloader is None:
+            problems = ["this daemon has no config file to reload (driftd demo)"]
+        else:
+            try:
+                config, profiles = self._reloader()
+            except ConfigError as error:
+                problems = [f"{error.source}: {problem}" for problem in error.problems]
+            else:
+                problems = restart_only_changes(self.config, config)
+        if problems:
+            for problem in problems:
+                logger.error("config reload failed, the running config stays: %s", problem)
+            self.telemetry.mark_config(now, successful=False)
+            return "; ".join(problems)
+        decoders = build_decoders(config)
+        changes = self.monitor.reconfigure(config.models, profiles, now)
+        self._inputs.reconfigure(config, [*changes.restarted, *changes.added], now)
+        if self._join_store is None and any(m.performance for m in config.models):
+            self._join_store = CheckpointStore(Path(":memory:"))
+        self.labels = (LabelJoin(config.models, self.monitor, self._join_store, self.telemetry)
+                       if self._join_store is not None else None)
+        self._pipeline.reconfigure(decoders, self.labels)
+        expect_series(config, self.monitor, self.telemetry)
+        self.board.forget(changes.removed)
+        self._collector.set_models({n: {"reference": p.version} for n, p in profiles.items()},
+                                   _rows(profiles), _estimates(config, profiles))
+        self.config = config
+        logging.getLogger().setLevel(config.logging.level)
+        self.telemetry.mark_config(now)
+        logger.info("config reloaded: models kept %s, restarted %s, added %s, removed %s",
+                    list(changes.kept), list(changes.restarted), list(changes.added),
+                    list(changes.removed))
+        for model, windows in changes.restarted.items():
+            if windows:
+                logger.warning("model %s: windows %s start empty (their settings or the "
+                               "reference changed)", model, windows)
+        return None
+
     def _poll(self, source: Source, active: list[Source]) -> None:
         raw = source.poll(MAX_BATCH, POLL_TIMEOUT_SECONDS / max(len(active), 1))
         if raw is None:
             logger.info("source %s is exhausted", source.name)
             active.remove(source)
-            self.monitor.forget([source.name])  # at its end: it holds nothing back
+            self._inputs.forget([source.name])  # at its end: it holds nothing back
             if not active:
                 self._finish()
             return
@@ -418,6 +486,11 @@ def _overrun(grace: float) -> None:
     logger.error("shutdown took longer than shutdown_grace_seconds (%.0f s): exiting now", grace)
     logging.shutdown()
     os._exit(1)
+
+
+def _rows(profiles: Mapping[str, Profile]) -> dict[str, tuple[str, int]]:
+    """Per model, its reference version and the rows it was built from."""
+    return {name: (profile.version, profile.rows) for name, profile in profiles.items()}
 
 
 def _estimates(config: Config, profiles: Mapping[str, Profile]) -> list[EstimateReliability]:

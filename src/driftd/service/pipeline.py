@@ -147,6 +147,11 @@ class Pipeline:
         self._dead_letters = dead_letters
         self._labels = labels if labels else None
 
+    def reconfigure(self, decoders: Mapping[str, Decoder], labels: LabelJoin | None) -> None:
+        """Decode for the models of a reloaded config (translators stay: they follow the
+        sources, which a reload does not change)."""
+        self._decoders, self._labels = dict(decoders), labels if labels else None
+
     def ingest(self, raw: RawBatch, now: float) -> int:
         """Process one raw batch; returns the number of valid events."""
         if not raw.messages:

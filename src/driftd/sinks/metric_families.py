@@ -153,6 +153,17 @@ CHECKPOINT = FamilySpec(
     "driftd_checkpoint_timestamp_seconds", "gauge",
     "When the last checkpoint was written as a Unix timestamp (seconds).",
 )
+# Prometheus' and Alertmanager's own names for the outcome of the last config reload.
+CONFIG_RELOAD_SUCCESSFUL = FamilySpec(
+    "driftd_config_last_reload_successful", "gauge",
+    "1 when the last config reload (SIGHUP or POST /-/reload) succeeded or none was asked "
+    "for, 0 when it failed and the daemon kept running the config before it.",
+)
+CONFIG_RELOAD_SUCCESS_TIME = FamilySpec(
+    "driftd_config_last_reload_success_timestamp_seconds", "gauge",
+    "When the running config was loaded (start-up or the last successful reload) as a "
+    "Unix timestamp (seconds).",
+)
 WINDOWS_EVALUATED = FamilySpec(
     "driftd_windows_evaluated", "counter",
     "Windows closed and evaluated: a time window once, when the event-time watermark closes "
@@ -340,7 +351,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
     *STATISTIC_FAMILIES.values(), DRIFT_DETECTED, DRIFT_UNDECIDED, DRIFT_MIN_EVENTS,
     WINDOW_EVENTS, WINDOW_START, WINDOW_END,
     MODEL_DRIFT_COLUMNS, EVENTS, MODEL_VERSION_EVENTS, EVENTS_INVALID, EVENTS_LATE, LAST_EVENT,
-    LAST_EVALUATION, HTTP_INGEST_REQUESTS,
+    LAST_EVALUATION, HTTP_INGEST_REQUESTS, CONFIG_RELOAD_SUCCESSFUL, CONFIG_RELOAD_SUCCESS_TIME,
     CHECKPOINT, CONSUMER_LAG, SOURCE_UP, REFERENCE_INFO, BUILD_INFO, ESTIMATE_REFERENCE_ERROR,
     ESTIMATE_UNRELIABLE, CALIBRATION_ERROR, PERFORMANCE,
     PERFORMANCE_ESTIMATED, PERFORMANCE_BASELINE, PERFORMANCE_DECAY, PERFORMANCE_DECAY_LOWER,

@@ -28,6 +28,8 @@ from driftd.sinks.metric_families import (
     BUILD_INFO,
     CALIBRATION_ERROR,
     CHECKPOINT,
+    CONFIG_RELOAD_SUCCESS_TIME,
+    CONFIG_RELOAD_SUCCESSFUL,
     CONFUSION,
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -101,19 +103,27 @@ class DriftdCollector:
         reference_rows: Mapping[str, tuple[str, int]] | None = None,
         estimates: Iterable[EstimateReliability] = (),
     ) -> None:
-        for model, labels in references.items():
-            _check_label_names(labels, f"references[{model!r}]")
         _check_label_names(build, "build")
         self._board = board
         self._telemetry = telemetry
-        # Copied into rows once: they describe the process and must not change under a scrape.
-        self._reference_rows = tuple(
-            {**labels, "model": model} for model, labels in sorted(references.items())
-        )
         self._build_rows = (dict(build),)
-        # model -> (reference version, rows it was built from)
-        self._rows = tuple(sorted((reference_rows or {}).items()))
-        self._estimates = tuple(sorted(estimates, key=lambda e: e.model))
+        self.set_models(references, reference_rows or {}, estimates)
+
+    def set_models(self, references: Mapping[str, Mapping[str, str]],
+                   reference_rows: Mapping[str, tuple[str, int]],
+                   estimates: Iterable[EstimateReliability] = ()) -> None:
+        """What describes the configured models: their reference labels, the rows each
+        reference was built from (model -> (version, rows)) and the estimates'
+        reliability; replaced whole by a config reload."""
+        for model, labels in references.items():
+            _check_label_names(labels, f"references[{model!r}]")
+        # Copied once into one tuple, swapped in one assignment: a scrape sees the old
+        # models or the new ones, never a mix.
+        self._models = (
+            tuple({**labels, "model": model} for model, labels in sorted(references.items())),
+            tuple(sorted(reference_rows.items())),
+            tuple(sorted(estimates, key=lambda e: e.model)),
+        )
 
     def describe(self) -> Iterator[Metric]:
         """Empty families, so registration checks names without computing anything."""
@@ -123,14 +133,15 @@ class DriftdCollector:
     def collect(self) -> Iterator[Metric]:
         """Every non-empty family, derived from the latest results and telemetry."""
         published = self._board.latest() or Published(evaluated_at=0.0)
+        references, rows, estimates = self._models
         families = (
             *_window_families(published.windows),
             *_matured_families(published.matured),
             *_telemetry_families(self._telemetry.snapshot()),
-            _info_family(REFERENCE_INFO, self._reference_rows),
-            _reference_rows_family(self._rows),
+            _info_family(REFERENCE_INFO, references),
+            _reference_rows_family(rows),
             _info_family(BUILD_INFO, self._build_rows),
-            *_estimate_families(self._estimates),
+            *_estimate_families(estimates),
         )
         # A family without samples would still print HELP/TYPE lines; leave it out.
         yield from (family for family in families if family.samples)
@@ -280,6 +291,10 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
         evaluation.add_metric([], snapshot.last_evaluation)
     if snapshot.last_checkpoint is not None:
         checkpoint.add_metric([], snapshot.last_checkpoint)
+    reload_ok, loaded_at = CONFIG_RELOAD_SUCCESSFUL.new(), CONFIG_RELOAD_SUCCESS_TIME.new()
+    if snapshot.config_loaded_at is not None:  # a daemon (not a bare collector)
+        reload_ok.add_metric([], float(snapshot.reload_successful))
+        loaded_at.add_metric([], snapshot.config_loaded_at)
     lag, up = CONSUMER_LAG.new(), SOURCE_UP.new()
     for (topic, partition), records in sorted(snapshot.lag.items()):
         lag.add_metric([topic, str(partition)], float(records))
@@ -297,7 +312,8 @@ def _telemetry_families(snapshot: TelemetrySnapshot) -> list[Metric]:
             joins[counter].add_metric([model], float(count))
     return [events, versions, invalid, late, last_event, evaluation, checkpoint, lag, up,
             dead_letters, _batch_histogram(snapshot), *joins.values(),
-            _label_delay_histogram(snapshot), errors, *_window_counters(snapshot), requests]
+            _label_delay_histogram(snapshot), errors, *_window_counters(snapshot), requests,
+            reload_ok, loaded_at]
 
 
 def _window_counters(snapshot: TelemetrySnapshot) -> list[Metric]:
