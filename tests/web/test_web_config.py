@@ -212,3 +212,17 @@ def test_the_flag_overrides_the_config(tmp_path: Path) -> None:
                         web="basic_auth_users: {alice: hunter2}\n", in_config="web.yml")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "web config" in result.stderr and "good.yml" in result.stderr
+
+
+def test_allowed_sans_match_as_go_prints_them() -> None:
+    """Python writes an IPv6 SAN in full and upper case; the allowed list is Go's form."""
+    import ssl
+
+    from driftd.sinks.web_tls import ServerTls
+
+    tls = ServerTls(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER),
+                    frozenset({"2001:db8::1", "scraper.example"}))
+    assert tls.admits({"subjectAltName": (("IP Address", "2001:DB8:0:0:0:0:0:1\n"),)})
+    assert tls.admits({"subjectAltName": (("DNS", "scraper.example"),)})
+    assert not tls.admits({"subjectAltName": (("DNS", "other.example"),)})
+    assert not tls.admits({})

@@ -184,6 +184,30 @@ def test_a_changed_web_config_applies_to_the_next_request(
     assert status(PASSWORD) == 200
 
 
+def test_a_rotated_certificate_serves_the_next_connection(
+    serve: Callable[..., HttpServer], tmp_path: Path, pki: Pki
+) -> None:
+    """Steps: serve the first CA's certificate; overwrite cert and key files with a
+    certificate of another CA (the web config file itself unchanged).
+
+    Expected: a client trusting only the second CA fails before and succeeds after.
+    """
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    cert.write_bytes(pki.server.cert.read_bytes())
+    key.write_bytes(pki.server.key.read_bytes())
+    server = serve(write_web(tmp_path / "web.yml", tls_server_config={
+        "cert_file": str(cert), "key_file": str(key)}))
+    other = make_pki(tmp_path / "other")
+    trusts_other = tls_context(other.ca)
+    with pytest.raises(ssl.SSLError):
+        call(server.url + "/healthz", context=trusts_other)
+
+    key.write_bytes(other.server.key.read_bytes())
+    cert.write_bytes(other.server.cert.read_bytes())
+
+    assert call(server.url + "/healthz", context=trusts_other).status == 200
+
+
 def test_a_wrong_key_after_start_keeps_the_served_certificate(
     serve: Callable[..., HttpServer], tmp_path: Path, pki: Pki,
     caplog: pytest.LogCaptureFixture,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 import tempfile
@@ -39,8 +40,19 @@ class ServerTls:
         if self.allowed_sans is None:
             return True
         names = peercert.get("subjectAltName", ()) if isinstance(peercert, dict) else ()
-        return any(kind in _SAN_KINDS and value.rstrip("\n") in self.allowed_sans
+        return any(kind in _SAN_KINDS and _san(kind, value) in self.allowed_sans
                    for kind, value in names)
+
+
+def _san(kind: str, value: str) -> str:
+    """A SAN as Go prints it (Python writes IPv6 addresses in full, upper case)."""
+    value = value.strip()
+    if kind == "IP Address":
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            return value
+    return value
 
 
 def server_tls(tls: TlsServerConfig, source: str) -> ServerTls:
