@@ -103,7 +103,8 @@ def test_tls_with_client_certificates(
     """Steps: TLS with RequireAndVerifyClientCert on the client CA; connect with the
     signed client certificate, with a self-signed one, with none; plain HTTP.
 
-    Expected: only the signed certificate gets an answer; the others fail the handshake.
+    Expected: only the signed certificate gets an answer; the others fail the handshake;
+    plain HTTP gets a plain 400 saying the port speaks HTTPS.
     """
     web = write_web(tmp_path / "web.yml", tls_server_config=tls_section(
         pki, client_auth_type="RequireAndVerifyClientCert", client_ca_file=str(pki.client_ca)))
@@ -117,8 +118,9 @@ def test_tls_with_client_certificates(
                     tls_context(pki.ca)):
         with pytest.raises((ssl.SSLError, ConnectionError)):
             call(server.url + "/metrics", context=context)
-    with pytest.raises(ConnectionError):
-        call(server.url.replace("https", "http") + "/metrics")
+    plain = call(server.url.replace("https", "http") + "/metrics")
+    assert (plain.status, plain.body) == (400, b"Client sent an HTTP request to an HTTPS "
+                                                b"server.\n")
 
 
 def test_client_allowed_sans(serve: Callable[..., HttpServer], tmp_path: Path,

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from driftd.sinks.http_connection import Connection, Handler, HttpLimits
+from driftd.sinks.http_connection import TLS_HANDSHAKE, Connection, Handler, HttpLimits
 from driftd.sinks.web_tls import ServerTls
 
 logger = logging.getLogger("driftd.sinks.http")
@@ -29,6 +29,8 @@ ACCEPT_RETRY_SECONDS = 0.1
 ACCEPTS_PER_WAKEUP = 16
 STOP_GRACE_SECONDS = 2.0  # how long stop() lets requests in progress finish
 WARN_EVERY_SECONDS = 60.0
+PLAIN_ON_TLS = (b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -165,6 +167,8 @@ class Listener:
         """The connection's streams, after the TLS handshake if TLS is on; None when the
         handshake fails or the client certificate has no allowed SAN (then it is closed)."""
         tls = self._tls() if self._tls is not None else None
+        if tls is not None and not await self._speaks_tls(sock):
+            return None
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
@@ -182,6 +186,24 @@ class Listener:
             transport.abort()
             return None
         return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    async def _speaks_tls(self, sock: socket.socket) -> bool:
+        """Whether the client's first byte opens a TLS handshake. A plain HTTP request
+        on the TLS port is answered 400 in plain text, as Go's servers do, rather than
+        with a TLS alert that the client cannot read."""
+        try:
+            async with asyncio.timeout(self._limits.read_timeout_seconds):
+                await _readable(asyncio.get_running_loop(), sock)
+            first = sock.recv(1, socket.MSG_PEEK)
+            if first == bytes([TLS_HANDSHAKE]):
+                return True
+            if first:
+                sock.recv(65_536)  # read what came, so that the close sends no reset
+                sock.send(PLAIN_ON_TLS)
+        except (TimeoutError, OSError):
+            pass
+        sock.close()
+        return False
 
     def _make_room(self) -> None:
         oldest_idle = next((c for c in self._connections if not c.busy), None)
