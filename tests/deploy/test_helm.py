@@ -394,3 +394,15 @@ def test_chart_version_follows_the_package_version() -> None:
     chart = load_yaml(CHART / "Chart.yaml")
     project = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["project"]
     assert chart["version"] == chart["appVersion"] == project["version"]
+
+
+def test_a_misspelt_value_is_refused_by_the_values_schema() -> None:
+    """values.schema.json: no unknown top-level key (``sahrds``), shards well-formed."""
+    for setting in ("sahrds[0].name=a", "shards[0].name=a", "image.tag=v1",
+                    "extraEnv[0].name=X"):
+        result = run_helm("template", "rel", CHART, "--set", setting, check=False)
+        if setting == "image.tag=v1":
+            assert result.returncode == 0, result.stderr
+        else:
+            assert result.returncode != 0, setting
+            assert "schema" in result.stderr, result.stderr
