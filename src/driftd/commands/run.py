@@ -31,8 +31,8 @@ from driftd.preflight import load_checked
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import CheckpointError, CheckpointStore
 from driftd.service.daemon import Daemon, Extras, Reloader
+from driftd.service.exposition import http_limits
 from driftd.service.history import ResultsSink
-from driftd.sinks.http_connection import HttpLimits
 from driftd.sinks.results_file import ResultsFile, ResultsSinkError
 from driftd.sinks.web_security import load_web
 from driftd.sources.base import Source
@@ -112,15 +112,11 @@ def build_sources(config: Config) -> list[Source]:
 
 def http_source(config: Config, spec: HttpSourceConfig) -> HttpIngestSource:
     """An HTTP ingest listener within the ``ingest`` bounds and the ``http`` timeouts."""
-    ingest, http = config.ingest, config.http
+    ingest = config.ingest
     return HttpIngestSource(
         spec, messages=MessageLimits(spec.max_body_bytes, ingest.max_nesting_depth,
                                      ingest.max_events_per_message),
-        http=HttpLimits(max_connections=http.max_connections,
-                        read_timeout_seconds=http.read_timeout_seconds,
-                        idle_timeout_seconds=http.idle_timeout_seconds,
-                        write_timeout_seconds=http.write_timeout_seconds,
-                        max_request_head_bytes=http.max_request_head_bytes))
+        http=http_limits(config.http))
 
 
 def demo_source(spec: DemoSourceConfig) -> DemoSource:

@@ -15,10 +15,8 @@ offsets were never acknowledged) and exits 1: the last good checkpoint stands.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,13 +25,12 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Protocol
 
-from driftd import __version__
 from driftd.config import Config, ConfigError
 from driftd.monitor.monitor import Monitor
 from driftd.monitor.results import ResultBoard
-from driftd.reference.calibration import EstimateReliability, estimate_reliability
 from driftd.reference.profile import Profile
 from driftd.service.checkpoint import Checkpoint, CheckpointStore
+from driftd.service.exposition import describe_models, metrics_server
 from driftd.service.health import Health
 from driftd.service.history import History, ResultsPublisher, ResultsSink, TopicSink
 from driftd.service.inputs import Inputs
@@ -42,8 +39,6 @@ from driftd.service.pipeline import DeadLetterSink, Pipeline, RejectionLog, buil
 from driftd.service.reload import ReloadRequests, restart_only_changes
 from driftd.service.series import expect_series
 from driftd.service.translators import build_translators
-from driftd.sinks.http import HttpLimits, HttpServer
-from driftd.sinks.prometheus import DriftdCollector, build_registry, render
 from driftd.sources.base import (
     Instrumented,
     OffsetSource,
@@ -138,26 +133,10 @@ class Daemon:
                                   RejectionLog(clock), self._extras.dead_letters, self.labels,
                                   build_translators(config, self._join_store.halves()
                                                     if self._join_store is not None else None))
-        references = {name: {"reference": p.version} for name, p in profiles.items()}
-        build = {"version": __version__, "python": platform.python_version()}
-        self._collector = DriftdCollector(self.board, self.telemetry, references=references,
-                                          build=build, reference_rows=_rows(profiles),
-                                          estimates=_estimates(config, profiles))
-        registry = build_registry(self._collector)
         self.telemetry.mark_config(clock())
-        self.http = HttpServer(config.http.host, config.http.port,
-                               exposition=functools.partial(render, registry),
-                               health=self.health,
-                               web_config=config.http.web_config_file,
-                               authenticate_probes=config.http.authenticate_probes,
-                               reload=(self.reload_and_wait
-                                       if config.http.enable_lifecycle else None),
-                               limits=HttpLimits(
-                                   max_connections=config.http.max_connections,
-                                   read_timeout_seconds=config.http.read_timeout_seconds,
-                                   idle_timeout_seconds=config.http.idle_timeout_seconds,
-                                   write_timeout_seconds=config.http.write_timeout_seconds,
-                                   max_request_head_bytes=config.http.max_request_head_bytes))
+        self.http, self._collector = metrics_server(
+            config, profiles, self.board, self.telemetry, self.health,
+            reload=self.reload_and_wait if config.http.enable_lifecycle else None)
 
     # -- control -------------------------------------------------------------------------
 
@@ -349,8 +328,7 @@ class Daemon:
         self._pipeline.reconfigure(decoders, self.labels)
         expect_series(config, self.monitor, self.telemetry)
         self.board.forget(changes.removed)
-        self._collector.set_models({n: {"reference": p.version} for n, p in profiles.items()},
-                                   _rows(profiles), _estimates(config, profiles))
+        self._collector.set_models(*describe_models(config, profiles))
         self.config = config
         logging.getLogger().setLevel(config.logging.level)
         self.telemetry.mark_config(now)
@@ -486,26 +464,3 @@ def _overrun(grace: float) -> None:
     logger.error("shutdown took longer than shutdown_grace_seconds (%.0f s): exiting now", grace)
     logging.shutdown()
     os._exit(1)
-
-
-def _rows(profiles: Mapping[str, Profile]) -> dict[str, tuple[str, int]]:
-    """Per model, its reference version and the rows it was built from."""
-    return {name: (profile.version, profile.rows) for name, profile in profiles.items()}
-
-
-def _estimates(config: Config, profiles: Mapping[str, Profile]) -> list[EstimateReliability]:
-    """How each model's label-free estimate did on its labelled reference; a warning for
-    each one that missed by more than its tolerance."""
-    found = []
-    for model in config.models:
-        profile = profiles.get(model.name)
-        estimate = estimate_reliability(model.name, profile.calibration if profile else None,
-                                        model.performance)
-        if estimate is None:
-            continue
-        if estimate.unreliable:
-            logger.warning("model %s: %s; driftd_performance_estimated may be off by as much "
-                           "(label more reference data, or check the model's scores)",
-                           model.name, estimate.describe())
-        found.append(estimate)
-    return found
