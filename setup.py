@@ -41,7 +41,7 @@ def bundled_files() -> list[str]:
 class BuildPyWithAssets(build_py):
     """build_py, plus the bundled files as package data of driftd under _assets/."""
 
-    def _get_data_files(self):  # type: ignore[no-untyped-def]
+    def _get_data_files(self) -> list[tuple[str, str, str, list[str]]]:
         data_files = list(super()._get_data_files())
         if self.editable_mode:
             return data_files  # an editable install reads them from the checkout

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import tomllib
 from functools import cache
@@ -21,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from deploy_support import DEPLOY, REPO, load_yaml, tool
+from deploy_support import DEPLOY, REPO, load_yaml, run_driftd, tool
 from driftd.config import Config, KafkaSourceConfig, parse_config
 
 CHART = DEPLOY / "helm" / "driftd"
@@ -65,8 +64,8 @@ def sharded_rules_file(tmp: str) -> Path:
     config = Path(tmp) / "sharded-config.yaml"
     config.write_text(yaml.safe_dump(config_of_values(SHARDED_VALUES)), encoding="utf-8")
     out = Path(tmp) / "sharded.rules.yml"
-    subprocess.run([sys.executable, "-m", "driftd", "rules", "generate", "--config",
-                    str(config), "--out", str(out)], check=True, timeout=120)
+    generated = run_driftd("rules", "generate", "--config", str(config), "--out", str(out))
+    assert generated.returncode == 0, generated.stderr
     return out
 
 
