@@ -405,3 +405,12 @@ def test_a_misspelt_value_is_refused_by_the_values_schema() -> None:
         else:
             assert result.returncode != 0, setting
             assert "schema" in result.stderr, result.stderr
+
+
+def test_kafka_bootstrap_servers_apply_to_every_kafka_source(layout: list[str]) -> None:
+    manifests = render(*layout, "--set", "kafka.bootstrapServers=kafka.kafka:9092")
+    for deployment in of_kind(manifests, "Deployment"):
+        config = pod_config(deployment_configmap(deployment, manifests))
+        kafka = [s for s in config.sources if isinstance(s, KafkaSourceConfig)]
+        assert kafka
+        assert all(s.bootstrap_servers == "kafka.kafka:9092" for s in kafka), kafka

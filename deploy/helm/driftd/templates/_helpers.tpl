@@ -63,19 +63,29 @@ the settings the pod decides (address, checkpoint, password file) set. JSON.
 {{- end -}}
 {{- $_ := set $config "http" (merge (dict "address" (printf "0.0.0.0:%d" (int .Values.port))) (default dict $config.http)) -}}
 {{- $_ = set $config "checkpoint" (merge (dict "path" "/var/lib/driftd/state.sqlite") (omit (default dict $config.checkpoint) "path")) -}}
-{{- if .Values.kafka.saslPassword.existingSecret -}}
 {{- $sources := list -}}
 {{- range $source := $config.sources -}}
-{{- if eq (toString $source.type) "kafka" -}}
-{{- $security := omit (default dict $source.security) "sasl_password" -}}
-{{- $_ := set $security "sasl_password_file" (include "driftd.saslPasswordFile" $) -}}
-{{- $_ = set $source "security" $security -}}
-{{- end -}}
-{{- $sources = append $sources $source -}}
+{{- $sources = append $sources (include "driftd.kafkaSource" (dict "root" $ "source" $source) | fromJson) -}}
 {{- end -}}
 {{- $_ = set $config "sources" $sources -}}
-{{- end -}}
 {{- toJson $config -}}
+{{- end -}}
+
+{{/* A source with the release's Kafka settings applied (bootstrap servers, password file). JSON. */}}
+{{- define "driftd.kafkaSource" -}}
+{{- $source := deepCopy .source -}}
+{{- $kafka := .root.Values.kafka -}}
+{{- if eq (toString $source.type) "kafka" -}}
+{{- with $kafka.bootstrapServers -}}
+{{- $_ := set $source "bootstrap_servers" . -}}
+{{- end -}}
+{{- if $kafka.saslPassword.existingSecret -}}
+{{- $security := omit (default dict $source.security) "sasl_password" -}}
+{{- $_ := set $security "sasl_password_file" (include "driftd.saslPasswordFile" .root) -}}
+{{- $_ = set $source "security" $security -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $source -}}
 {{- end -}}
 
 {{/*
@@ -118,7 +128,7 @@ or one per shard with the config narrowed to its models.
 {{- $_ = set $config "models" $models -}}
 {{- $sources := list -}}
 {{- range $source := (default $base.sources $shard.sources) -}}
-{{- $source = deepCopy $source -}}
+{{- $source = include "driftd.kafkaSource" (dict "root" $ "source" $source) | fromJson -}}
 {{- if eq (toString $source.type) "kafka" -}}
 {{- $topics := list -}}
 {{- range $topic := $source.topics -}}
@@ -132,11 +142,6 @@ or one per shard with the config narrowed to its models.
 {{- end -}}
 {{- $_ := set $source "topics" $topics -}}
 {{- $_ = set $source "group_id" (default (printf "%s-%s" (default "driftd" $source.group_id) $shard.name) $shard.groupId) -}}
-{{- if and $.Values.kafka.saslPassword.existingSecret $shard.sources -}}
-{{- $security := omit (default dict $source.security) "sasl_password" -}}
-{{- $_ = set $security "sasl_password_file" (include "driftd.saslPasswordFile" $) -}}
-{{- $_ = set $source "security" $security -}}
-{{- end -}}
 {{- if not $topics -}}
 {{- fail (printf "shards[%d]: no topic of a Kafka source is left for models %s (topics[].models name other models only)" $i (join ", " $shard.models)) -}}
 {{- end -}}
