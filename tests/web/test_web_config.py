@@ -158,17 +158,21 @@ def test_durations() -> None:
         parse_duration("1 s")
 
 
-def test_basic_auth_caches_outcomes_and_refuses_unknown_users() -> None:
+def test_basic_auth_caches_accepted_credentials_and_refuses_unknown_users() -> None:
     """Steps: check right, wrong and unknown-user credentials twice each.
 
-    Expected: only the right ones pass; the second round is answered from the cache
-    (``cached`` knows every outcome); malformed headers fail without bcrypt.
+    Expected: only the right ones pass; then ``cached`` knows the accepted ones only
+    (a refusal always costs a bcrypt, so guesses never evict a scraper's entry);
+    malformed headers fail without bcrypt.
     """
     auth = BasicAuth({USER: PASSWORD_HASH})
     right, wrong, unknown = basic(USER, PASSWORD), basic(USER, "no"), basic("eve", PASSWORD)
     assert auth.cached(right) is None
     assert [auth.check(h) for h in (right, wrong, unknown)] == [True, False, False]
-    assert [auth.cached(h) for h in (right, wrong, unknown)] == [True, False, False]
+    assert [auth.cached(h) for h in (right, wrong, unknown)] == [True, None, None]
+    for guess in range(150):
+        assert not auth.check(basic(USER, f"guess-{guess}"))
+    assert auth.cached(right) is True
     for header in (None, "", "Basic", "Basic !!!", "Basic " + "bm9jb2xvbg==", "Digest x"):
         assert auth.cached(header) is False and auth.check(header) is False
 

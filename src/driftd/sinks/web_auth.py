@@ -1,9 +1,11 @@
 """HTTP basic auth against a web config's bcrypt-hashed ``basic_auth_users``.
 
-bcrypt costs tens of milliseconds by design, so outcomes are cached by a digest of
-(user, hash, password), as exporter-toolkit does: a scraper sending the same
-credentials every 15 s pays bcrypt once. An unknown user is checked against a fixed
-hash, so the time of an answer does not tell which users exist.
+bcrypt costs tens of milliseconds by design, so accepted credentials are cached by a
+digest of (user, hash, password), as exporter-toolkit caches outcomes: a scraper
+sending the same credentials every 15 s pays bcrypt once. Refusals are not cached, so
+a flood of wrong passwords can never evict a scraper's entry, and every refusal costs
+one bcrypt, an unknown user's too (checked against a fixed hash): the time of an
+answer does not tell which users exist.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class BasicAuth:
 
     def __init__(self, users: Mapping[str, str]) -> None:
         self._users = {user: hashed.encode("ascii") for user, hashed in users.items()}
-        self._cache: dict[bytes, bool] = {}
+        self._cache: dict[bytes, bool] = {}  # accepted credentials only
         self._lock = threading.Lock()
         self._bcrypt = threading.Lock()  # one bcrypt at a time: it is CPU-bound
 
@@ -36,7 +38,8 @@ class BasicAuth:
         return bool(self._users)
 
     def cached(self, authorization: str | None) -> bool | None:
-        """The outcome for this ``Authorization`` header if known without bcrypt."""
+        """True for credentials accepted before, False for a header that carries none,
+        None when only bcrypt can tell (then ``check``)."""
         credentials = _credentials(authorization)
         if credentials is None:
             return False
@@ -57,13 +60,14 @@ class BasicAuth:
         hashed = self._users.get(user)
         with self._bcrypt:
             matches = bcrypt.checkpw(password, hashed or _UNKNOWN_USER_HASH)
-        ok = matches and hashed is not None
+        if not (matches and hashed is not None):
+            return False
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:  # drop the oldest tenth
                 for old in list(self._cache)[: CACHE_SIZE // 10]:
                     del self._cache[old]
-            self._cache[key] = ok
-        return ok
+            self._cache[key] = True
+        return True
 
     def _key(self, user: str, password: bytes) -> bytes:
         hashed = self._users.get(user, _UNKNOWN_USER_HASH)
