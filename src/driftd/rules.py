@@ -348,6 +348,17 @@ def _daemon_alerts(config: Config) -> list[Rule]:
         runbook_url=alerts.runbook_url,
     ))
     rules.append(_alert(
+        "DriftdConfigReloadFailed",
+        f"driftd_config_last_reload_successful{{job={job}}} == 0",
+        for_seconds=alerts.reload_failed_for_seconds,
+        severity=alerts.severity.config_reload_failed, category="pipeline",
+        summary="driftd on {{ $labels.instance }} failed to reload its config",
+        description="The last config reload of driftd on {{ $labels.instance }} (SIGHUP or "
+                    "POST /-/reload) failed: it still runs the config it had before, and "
+                    "the change is not applied. Its log names each problem.",
+        runbook_url=alerts.runbook_url,
+    ))
+    rules.append(_alert(
         "DriftdDown",
         f"up{{job={job}}} == 0 or absent(up{{job={job}}})",
         for_seconds=alerts.down_for_seconds, severity=alerts.severity.driftd_down,

@@ -24,7 +24,7 @@ RUNBOOKS = REPO / "docs" / "runbooks.md"
 ALERTS = ("DriftdFeatureDrift", "DriftdPredictionDrift", "DriftdAccuracyDecay",
           "DriftdEstimatedAccuracyDecay", "DriftdNoEvents", "DriftdEvaluationStale",
           "DriftdCheckpointStale", "DriftdConsumerLagGrowing", "DriftdInvalidEventsHigh",
-          "DriftdDown")
+          "DriftdConfigReloadFailed", "DriftdDown")
 
 
 def shipped_alerts() -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ class AlertSeverities(_Frozen):
     consumer_lag: Severity = "ticket"
     invalid_events: Severity = "ticket"
     driftd_down: Severity = "page"
+    config_reload_failed: Severity = "ticket"
 
 
 class ModelAlertsConfig(_Frozen):
@@ -82,4 +83,7 @@ class AlertsConfig(_Frozen):
         default=0.01, gt=0, lt=1, description="Share of rejected events that alerts.")
     invalid_for_seconds: float = Field(default=900.0, ge=0)
     down_for_seconds: float = Field(default=120.0, ge=0)
+    reload_failed_for_seconds: float = Field(
+        default=600.0, ge=0, description="Alert when the last config reload has failed "
+        "for this long (the daemon runs the config it had before).")
     severity: AlertSeverities = AlertSeverities()
