@@ -24,8 +24,11 @@ $(INSTALLED): pyproject.toml
 		|| { echo "driftd needs Python 3.11 or newer (PYTHON=$(PYTHON))." \
 		          "Try: make venv PYTHON=python3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> upgrading pip in $(VENV)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> installing driftd and its dev tools into $(VENV) (the first time takes a few minutes; pip lists each package)"
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	@echo "==> $(VENV) is ready"
 	touch $@
 
 run: venv ## Run the daemon on the built-in synthetic stream (driftd demo)
