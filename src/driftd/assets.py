@@ -19,13 +19,15 @@ BUNDLED = (
     "grafana/provisioning/*/*.yaml",
     "deploy/prometheus/*.rules.yml",
     "config/*.yaml",
+    "config/*.yml",
 )
 
 DASHBOARDS = "grafana/dashboards"
 PROVISIONING = "grafana/provisioning"
 RULES = "deploy/prometheus/driftd.rules.yml"
 EXAMPLE_CONFIGS = {"driftd": "config/driftd.example.yaml",
-                   "backtest": "config/backtest.example.yaml"}
+                   "backtest": "config/backtest.example.yaml",
+                   "web": "config/web-config.example.yml"}
 
 
 class AssetsNotFound(RuntimeError):

@@ -134,6 +134,9 @@ def test_the_installed_wheel_exports_rules_and_example_configs(released: Release
         # The example config is valid as shipped (its profile paths aside).
         shown = released.driftd("config", "show", str(out), cwd=tmp_path)
         assert shown.returncode == 0, shown.stderr
+    web = released.driftd("config", "example", "web", cwd=tmp_path)
+    assert web.returncode == 0, web.stderr
+    assert web.stdout == (REPO / "config/web-config.example.yml").read_text("utf-8")
 
 
 def test_the_slow_part_stays_within_its_budget(released: Released,

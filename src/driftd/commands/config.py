@@ -57,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     example = actions.add_parser(
         "example", help="print an example config shipped with driftd",
         description="Print a commented example config to start from: `driftd` (a model "
-        "read from Kafka, for `driftd run`) or `backtest` (files, for `driftd backtest`).",
+        "read from Kafka, for `driftd run`), `backtest` (files, for `driftd backtest`) or "
+        "`web` (TLS and basic auth of the metrics server, for --web.config.file).",
     )
     example.add_argument("name", nargs="?", choices=sorted(assets.EXAMPLE_CONFIGS),
                          default="driftd", help="which example (default: driftd)")
