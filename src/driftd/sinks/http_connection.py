@@ -226,8 +226,11 @@ class Connection:
         if not head_only:
             events.append(h11.Data(data=reply.body))
         events.append(h11.EndOfMessage())
-        for event in events:  # passthrough: a large body is written without a copy
-            self._writer.writelines(self._h11.send_with_data_passthrough(event) or [])
+        # One write for head and body: written event by event, a small response left in
+        # two TCP segments (TCP_NODELAY), and a client reading once saw only its head.
+        buffers = [buffer for event in events
+                   for buffer in self._h11.send_with_data_passthrough(event) or []]
+        self._writer.writelines(buffers)
         async with asyncio.timeout(self._limits.write_timeout_seconds):
             await self._writer.drain()
 
