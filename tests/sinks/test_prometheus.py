@@ -517,3 +517,18 @@ def test_an_undecided_threshold_test_is_exported_as_such_not_as_no_drift(
         "psi": 0, "js": 1, "ks": 1}
     assert {s.labels["test"]: s.value for s in samples["driftd_drift_decision_min_events"]} \
         == {"psi": 140, "js": 1190, "ks": math.inf}
+
+
+def test_name_filters_find_the_histograms_too(registry: CollectorRegistry,
+                                              telemetry: Telemetry) -> None:
+    """``name[]`` selects by the names describe() announces, histograms included."""
+    telemetry.observe_label_delays("fraud", [12.0, 30.0])
+    telemetry.observe_batch(0.003)
+
+    body, _ = render(registry, names=["driftd_label_delay_seconds_count",
+                                      "driftd_batch_duration_seconds_sum"])
+
+    samples = {s.name: s.value for f in text_string_to_metric_families(body.decode("utf-8"))
+               for s in f.samples}
+    assert samples == {"driftd_label_delay_seconds_count": 2.0,
+                       "driftd_batch_duration_seconds_sum": 0.003}

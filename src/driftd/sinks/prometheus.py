@@ -126,9 +126,13 @@ class DriftdCollector:
         )
 
     def describe(self) -> Iterator[Metric]:
-        """Empty families, so registration checks names without computing anything."""
+        """Empty families, so registration checks names, and ``name[]`` finds every
+        family, without computing anything."""
         for family in FAMILIES:
             yield family.new()
+        empty = Telemetry().snapshot()
+        yield _label_delay_histogram(empty)
+        yield _batch_histogram(empty)
 
     def collect(self) -> Iterator[Metric]:
         """Every non-empty family, derived from the latest results and telemetry."""
