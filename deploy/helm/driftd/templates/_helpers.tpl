@@ -49,7 +49,8 @@ app.kubernetes.io/part-of: driftd
 
 {{/*
 The config every Deployment starts from: .Values.config, or the shipped example, with
-the settings the pod decides (address, checkpoint, password file) set. JSON.
+the settings the pod decides (address, checkpoint, password file, and with reload.enabled
+http.enable_lifecycle) set. JSON.
 */}}
 {{- define "driftd.baseConfig" -}}
 {{- $config := dict -}}
@@ -61,7 +62,9 @@ the settings the pod decides (address, checkpoint, password file) set. JSON.
 {{- if not $config.models -}}
 {{- fail "config.models: the config has no models" -}}
 {{- end -}}
-{{- $_ := set $config "http" (merge (dict "address" (printf "0.0.0.0:%d" (int .Values.port))) (default dict $config.http)) -}}
+{{- $http := dict "address" (printf "0.0.0.0:%d" (int .Values.port)) -}}
+{{- if .Values.reload.enabled -}}{{- $_ := set $http "enable_lifecycle" true -}}{{- end -}}
+{{- $_ := set $config "http" (merge $http (default dict $config.http)) -}}
 {{- $_ = set $config "checkpoint" (merge (dict "path" "/var/lib/driftd/state.sqlite") (omit (default dict $config.checkpoint) "path")) -}}
 {{- $sources := list -}}
 {{- range $source := $config.sources -}}
@@ -180,4 +183,107 @@ driftd/shard: {{ .instance.name }}
   path: profiles/{{ $key }}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Web config (docs/web-config.md). Everything lives in the one read-only /etc/driftd:
+the web config at web/web.yml, the TLS files at web/tls/ (tls.crt, tls.key,
+client-ca.crt), so the web config names them relative to its own directory.
+*/}}
+{{- define "driftd.webConfigFile" -}}/etc/driftd/web/web.yml{{- end -}}
+
+{{/* The web config the chart renders from web.config, with the mounted TLS files named. JSON. */}}
+{{- define "driftd.webConfig" -}}
+{{- $web := deepCopy (default dict .Values.web.config) -}}
+{{- $tlsValues := .Values.web.tls -}}
+{{- $tls := deepCopy (default dict $web.tls_server_config) -}}
+{{- if $tlsValues.existingSecret -}}
+{{- if not (or $tls.cert $tls.cert_file) -}}{{- $_ := set $tls "cert_file" "tls/tls.crt" -}}{{- end -}}
+{{- if not (or $tls.key $tls.key_file) -}}{{- $_ := set $tls "key_file" "tls/tls.key" -}}{{- end -}}
+{{- end -}}
+{{- if or $tlsValues.clientCA.existingSecret $tlsValues.clientCA.configMap -}}
+{{- if not $tls.client_auth_type -}}
+{{- fail "web.tls.clientCA: set web.config.tls_server_config.client_auth_type too (RequireAndVerifyClientCert, or VerifyClientCertIfGiven)" -}}
+{{- end -}}
+{{- if not (or $tls.client_ca $tls.client_ca_file) -}}{{- $_ := set $tls "client_ca_file" "tls/client-ca.crt" -}}{{- end -}}
+{{- end -}}
+{{- if $tls -}}{{- $_ := set $web "tls_server_config" $tls -}}{{- end -}}
+{{- toJson $web -}}
+{{- end -}}
+
+{{/*
+How the HTTP endpoints are served, as JSON {enabled, secret, key, scheme, probe}:
+enabled when a web config is given (web.config, web.existingSecret or only
+web.tls.existingSecret); scheme HTTPS when it serves TLS; probe tcpSocket when a
+kubelet cannot pass (client certificates required, or basic auth on the probes).
+web.scheme and web.probes override the detection (needed for web.existingSecret,
+whose content the chart cannot read).
+*/}}
+{{- define "driftd.web" -}}
+{{- $values := .Values.web -}}
+{{- $out := dict "enabled" false "scheme" "HTTP" "probe" "httpGet" -}}
+{{- if and $values.config $values.existingSecret -}}
+{{- fail "web.config, web.existingSecret: set one of them (the web config, or the Secret that holds it)" -}}
+{{- end -}}
+{{- if or $values.config $values.existingSecret $values.tls.existingSecret -}}
+{{- $_ := set $out "enabled" true -}}
+{{- $base := include "driftd.baseConfig" . | fromJson -}}
+{{- $probesAuthenticated := (default dict $base.http).authenticate_probes -}}
+{{- if $values.existingSecret -}}
+{{- $_ = set $out "secret" $values.existingSecret -}}
+{{- $_ = set $out "key" $values.existingSecretKey -}}
+{{- if not $values.scheme -}}
+{{- fail "web.scheme: set HTTP or HTTPS with web.existingSecret (the chart cannot read the web config in that Secret)" -}}
+{{- end -}}
+{{- if $probesAuthenticated -}}{{- $_ = set $out "probe" "tcpSocket" -}}{{- end -}}
+{{- else -}}
+{{- $config := include "driftd.webConfig" . | fromJson -}}
+{{- $_ = set $out "secret" (printf "%s-web" (include "driftd.fullname" .)) -}}
+{{- $_ = set $out "key" "web.yml" -}}
+{{- $tls := default dict $config.tls_server_config -}}
+{{- range list "cert" "key" "client_ca" "cert_file" "key_file" "client_auth_type" "client_ca_file" -}}
+{{- if index $tls . -}}{{- $_ = set $out "scheme" "HTTPS" -}}{{- end -}}
+{{- end -}}
+{{- if eq (toString $tls.client_auth_type) "RequireAndVerifyClientCert" -}}
+{{- $_ = set $out "probe" "tcpSocket" -}}
+{{- end -}}
+{{- if and $probesAuthenticated $config.basic_auth_users -}}
+{{- $_ = set $out "probe" "tcpSocket" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- with $values.scheme -}}{{- $_ := set $out "scheme" . -}}{{- end -}}
+{{- with $values.probes -}}{{- $_ := set $out "probe" . -}}{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* A probe of path .path on the metrics port, as .web says (httpGet or tcpSocket). */}}
+{{- define "driftd.probe" -}}
+{{- if eq .web.probe "tcpSocket" -}}
+tcpSocket:
+  port: metrics
+{{- else -}}
+httpGet:
+  path: {{ .path }}
+  port: metrics
+  {{- if eq .web.scheme "HTTPS" }}
+  scheme: HTTPS
+  {{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What rolls the pod on a change: the whole config by default; with reload.enabled
+only the sections a reload cannot apply (driftd.service.reload.RELOADABLE: models,
+evaluation, alerts and logging.level are applied by SIGHUP or POST /-/reload).
+*/}}
+{{- define "driftd.configChecksum" -}}
+{{- $config := deepCopy .config -}}
+{{- if .root.Values.reload.enabled -}}
+{{- $config = omit $config "models" "evaluation" "alerts" -}}
+{{- $logging := omit (default dict $config.logging) "level" -}}
+{{- $config = omit $config "logging" -}}
+{{- if $logging -}}{{- $_ := set $config "logging" $logging -}}{{- end -}}
+{{- end -}}
+{{- toJson $config | sha256sum -}}
 {{- end -}}
