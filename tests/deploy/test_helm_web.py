@@ -411,6 +411,16 @@ def test_an_existing_web_config_secret_is_mounted_with_the_scheme_given() -> Non
     assert all(driftd[p]["httpGet"]["scheme"] == "HTTPS" for p in PROBES)
 
 
+def test_a_tls_secret_alone_serves_https_without_auth() -> None:
+    """Only web.tls.existingSecret: a web config naming the mounted files, no users."""
+    manifests = render("--set", "web.tls.existingSecret=driftd-tls")
+    (secret,) = of_kind(manifests, "Secret")
+    web = yaml.safe_load(base64.b64decode(secret["data"]["web.yml"]))
+    assert web == {"tls_server_config": {"cert_file": "tls/tls.crt", "key_file": "tls/tls.key"}}
+    (deployment,) = of_kind(manifests, "Deployment")
+    assert all(container(deployment)[p]["httpGet"]["scheme"] == "HTTPS" for p in PROBES)
+
+
 def test_basic_auth_on_the_probes_gives_tcp_probes(values_dir: Path) -> None:
     """http.authenticate_probes with basic auth users: a kubelet's httpGet gets 401."""
     values = tls_values()
