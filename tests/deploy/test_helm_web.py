@@ -4,14 +4,18 @@ schemas, and the files a pod would see (materialised from the rendered volumes, 
 chart's Secret and the cluster's own Secrets and ConfigMaps) pass `driftd config
 validate` and driftd's own web config loader.
 
-Needs helm, like tests/deploy/test_helm.py.
+Needs helm, like tests/deploy/test_helm.py. The kustomize base's web-config component
+(deploy/kubernetes/components/web-config) is held to the same expectations here (with
+`kubectl kustomize`).
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import os
 import ssl
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ from deploy.test_helm import (
     run_helm,
     sharded_args,
 )
-from deploy_support import run_driftd
+from deploy_support import KUBERNETES, REPO, run_driftd, tool
 from driftd.config import parse_config
 from driftd.reference.build import build_profile
 from driftd.service.reload import RELOADABLE
@@ -455,3 +459,62 @@ def test_inconsistent_web_values_are_refused_naming_the_value(
     result = run_helm("template", "rel", CHART, *args, check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
+
+
+# --- the kustomize base's web-config component -------------------------------------------
+
+
+def kustomize_with_web_config(overlay: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize` of an overlay of deploy/kubernetes with the component."""
+    overlay.mkdir(parents=True, exist_ok=True)
+    base = os.path.relpath(KUBERNETES, overlay)
+    component = os.path.relpath(KUBERNETES / "components" / "web-config", overlay)
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [base], "components": [component]}), encoding="utf-8")
+    result = subprocess.run([tool("kubectl", "kubectl"), "kustomize", str(overlay)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def test_the_kustomize_component_serves_tls_and_basic_auth_as_the_chart_does(
+        pki: Pki, tmp_path: Path) -> None:
+    """Steps: kustomize the base with the component; validate the manifests; rebuild the
+    pod's /etc/driftd with the Secrets it expects (driftd-web holding the shipped
+    example web config with the test's user, driftd-tls).
+
+    Expected: the chart's args, HTTPS probes and ServiceMonitor shape; the config passes
+    `driftd config validate` and the web config load_web, with TLS and the user."""
+    manifests = kustomize_with_web_config(tmp_path / "overlay")
+    for manifest in manifests:
+        if manifest["kind"] not in CRDS:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSIONS[0], strict=True)
+    (deployment,) = of_kind(manifests, "Deployment")
+    driftd = container(deployment)
+    assert driftd["args"][-2:] == ["--web.config.file", WEB_FILE]
+    assert all(driftd[p]["httpGet"]["scheme"] == "HTTPS" for p in PROBES)
+    (monitor,) = of_kind(manifests, "ServiceMonitor")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["basicAuth"] == SCRAPE_SECRET
+    assert endpoint["tlsConfig"]["ca"] == CA
+
+    example = yaml.safe_load((REPO / "config" / "web-config.example.yml").read_text("utf-8"))
+    example["tls_server_config"] |= {"cert_file": "tls/tls.crt", "key_file": "tls/tls.key"}
+    example["basic_auth_users"] = {USER: PASSWORD_HASH}
+    configmap = deployment_configmap(deployment, manifests)
+    cluster = cluster_objects(pki, yaml.safe_load(configmap["data"]["driftd.yaml"]))
+    cluster["secret", "driftd-web"] = {"web.yml": yaml.safe_dump(example).encode()}
+    root, state = tmp_path / "etc-driftd", tmp_path / "var-lib-driftd"
+    state.mkdir()
+    materialise(deployment, manifests, cluster, root)
+    config_file = root / "driftd.yaml"
+    text = config_file.read_text("utf-8").replace("/var/lib/driftd", str(state))
+    config_file.write_text(text.replace("/etc/driftd", str(root)), encoding="utf-8")
+    validated = run_driftd("config", "validate", str(config_file))
+    assert validated.returncode == 0, validated.stderr
+    settings = load_web(rerooted(WEB_FILE, root))
+    assert settings.tls is not None
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert settings.auth.check(f"Basic {token}") is True
