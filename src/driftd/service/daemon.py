@@ -329,8 +329,9 @@ class Daemon:
         expect_series(config, self.monitor, self.telemetry)
         self.board.forget(changes.removed)
         self._collector.set_models(*describe_models(config, profiles))
+        if config.logging.level != self.config.logging.level:
+            logging.getLogger().setLevel(config.logging.level)
         self.config = config
-        logging.getLogger().setLevel(config.logging.level)
         self.telemetry.mark_config(now)
         logger.info("config reloaded: models kept %s, restarted %s, added %s, removed %s",
                     list(changes.kept), list(changes.restarted), list(changes.added),
