@@ -234,3 +234,21 @@ def test_a_change_only_a_restart_can_apply_is_refused(
     assert error is not None and error.startswith("ingest: changed; a reload applies models")
     assert run.daemon.config.models[0].tests.psi.threshold == 0.2
     assert not run.daemon.telemetry.snapshot().reload_successful
+
+
+def test_an_unexpected_error_while_reloading_never_stops_the_daemon(
+    tmp_path: Path, running: Callable[..., Running],
+) -> None:
+    raw = raw_config(tmp_path)
+
+    def failing() -> tuple[Config, Mapping[str, Profile]]:
+        raise PermissionError("profiles/fraud.json: permission denied")
+
+    run = running(parse_config(raw, environ={}), failing)
+
+    error = run.daemon.reload_and_wait(20)
+
+    assert error == "unexpected error: profiles/fraud.json: permission denied"
+    run.send(events(250, seed=3))  # still running
+    assert len(by_model(run.finish(), "churn")) == 1
+    assert run.daemon.exit_code == 0

@@ -304,22 +304,25 @@ class Daemon:
         """Re-read and apply the config (see ``service.reload``); returns why not, if not."""
         now = self._clock()
         logger.info("reloading the config (%s)", reason)
-        if self._reloader is None:
-            problems = ["this daemon has no config file to reload (driftd demo)"]
-        else:
-            try:
-                config, profiles = self._reloader()
-            except ConfigError as error:
-                problems = [f"{error.source}: {problem}" for problem in error.problems]
-            else:
-                problems = restart_only_changes(self.config, config)
+        problems: list[str] = []
+        try:  # nothing has changed until the monitor takes the new models
+            if self._reloader is None:
+                raise ConfigError("(none)", ["this daemon has no config file to reload"])
+            config, profiles = self._reloader()
+            problems = restart_only_changes(self.config, config)
+            if not problems:
+                decoders = build_decoders(config)
+                changes = self.monitor.reconfigure(config.models, profiles, now)
+        except ConfigError as error:
+            problems = [f"{error.source}: {problem}" for problem in error.problems]
+        except Exception as error:  # a reload must never stop the daemon
+            logger.exception("config reload failed")
+            problems = [f"unexpected error: {error}"]
         if problems:
             for problem in problems:
                 logger.error("config reload failed, the running config stays: %s", problem)
             self.telemetry.mark_config(now, successful=False)
             return "; ".join(problems)
-        decoders = build_decoders(config)
-        changes = self.monitor.reconfigure(config.models, profiles, now)
         self._inputs.reconfigure(config, [*changes.restarted, *changes.added], now)
         if self._join_store is None and any(m.performance for m in config.models):
             self._join_store = CheckpointStore(Path(":memory:"))
