@@ -107,7 +107,8 @@ def served(telemetry: Telemetry) -> Iterator[tuple[ResultBoard, str]]:
     board = ResultBoard()
     collector = DriftdCollector(board, telemetry, references={"fraud": {"reference": "ref-abc"}},
                                 build={"version": "test"})
-    server = HttpServer("127.0.0.1", 0, metrics=lambda: render(build_registry(collector)),
+    registry = build_registry(collector)
+    server = HttpServer("127.0.0.1", 0, exposition=lambda accept, names: render(registry),
                         health=Health([]))
     server.start()
     try:

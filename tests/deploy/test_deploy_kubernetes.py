@@ -104,7 +104,8 @@ class _Healthy:
 
 
 def _status(path: str) -> int:
-    server = HttpServer("127.0.0.1", 0, metrics=lambda: (b"", "text/plain"), health=_Healthy())
+    server = HttpServer("127.0.0.1", 0, exposition=lambda accept, names: (b"", "text/plain"),
+                        health=_Healthy())
     server.start()
     try:
         with urllib.request.urlopen(server.url + path, timeout=5) as response:

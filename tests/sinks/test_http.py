@@ -67,7 +67,8 @@ def serve(board: ResultBoard, health: Health) -> Iterator[Callable[..., HttpServ
     real_metrics = partial(render, build_registry(collector))
 
     def start(metrics: Callable[[], tuple[bytes, str]] = real_metrics) -> HttpServer:
-        server = HttpServer("127.0.0.1", 0, metrics=metrics, health=health)
+        server = HttpServer("127.0.0.1", 0, exposition=lambda accept, names: metrics(),
+                            health=health)
         servers.append(server)
         server.start()
         return server
@@ -217,7 +218,8 @@ def test_stop_is_idempotent_and_frees_the_port(
     Expected: the port is known once started; after stop nothing answers there and the
     port can be bound again at once.
     """
-    server = HttpServer("127.0.0.1", 0, metrics=lambda: (b"", "text/plain"), health=health)
+    server = HttpServer("127.0.0.1", 0, exposition=lambda accept, names: (b"", "text/plain"),
+                        health=health)
     with pytest.raises(RuntimeError):
         _ = server.port
     server.start()
@@ -229,7 +231,8 @@ def test_stop_is_idempotent_and_frees_the_port(
 
     with pytest.raises(urllib.error.URLError):
         request(f"http://127.0.0.1:{port}/healthz")
-    again = HttpServer("127.0.0.1", port, metrics=lambda: (b"", "text/plain"), health=health)
+    again = HttpServer("127.0.0.1", port, exposition=lambda accept, names: (b"", "text/plain"),
+                       health=health)
     again.start()
     try:
         assert request(again.url + "/healthz").status == 200
@@ -239,4 +242,4 @@ def test_stop_is_idempotent_and_frees_the_port(
 
 def test_invalid_port_is_rejected(health: Health) -> None:
     with pytest.raises(ValueError, match="port"):
-        HttpServer("127.0.0.1", 70000, metrics=lambda: (b"", ""), health=health)
+        HttpServer("127.0.0.1", 70000, exposition=lambda accept, names: (b"", ""), health=health)

@@ -46,7 +46,8 @@ def serve() -> Iterator[Callable[..., HttpServer]]:
     servers: list[HttpServer] = []
 
     def start(render: Callable[[], tuple[bytes, str]] = metrics, **limits: float) -> HttpServer:
-        server = HttpServer("127.0.0.1", 0, metrics=render, health=Healthy(),
+        server = HttpServer("127.0.0.1", 0, exposition=lambda accept, names: render(),
+                            health=Healthy(),
                             limits=HttpLimits(**limits))  # type: ignore[arg-type]
         servers.append(server)
         server.start()
@@ -165,7 +166,8 @@ class Healthy:
     def live(self): return True
     def ready(self): return True, []
 server = HttpServer("127.0.0.1", 0, health=Healthy(),
-                    metrics=lambda: (b"driftd_up 1\\n", "text/plain; version=0.0.4"),
+                    exposition=lambda accept, names: (b"driftd_up 1\\n",
+                                                      "text/plain; version=0.0.4"),
                     limits=HttpLimits(max_connections=64, read_timeout_seconds=60))
 server.start()
 print(server.port, flush=True)

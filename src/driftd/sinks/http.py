@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from driftd.sinks.http_connection import HttpLimits
@@ -39,15 +39,13 @@ class HttpServer:
         port: int,
         *,
         health: HealthCheck,
-        metrics: Callable[[], tuple[bytes, str]] | None = None,
-        exposition: Exposition | None = None,
+        exposition: Exposition,
         limits: HttpLimits | None = None,
         web_config: Path | None = None,
         authenticate_probes: bool = False,
         reload: Callable[[], str | None] | None = None,
     ) -> None:
-        """``exposition`` renders for the scraper's Accept header and ``name[]``;
-        ``metrics`` is the simpler form (one format, no filter): give one of them.
+        """``exposition`` renders for the scraper's Accept header and ``name[]``.
         ``web_config`` is read here (ConfigError when it cannot be used) and again
         whenever it or a file it names changes. ``authenticate_probes`` False leaves
         /healthz and /readyz without basic auth (kubelet probes send no credentials).
@@ -55,13 +53,11 @@ class HttpServer:
         returns None once applied, else what is wrong."""
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
-        if (metrics is None) == (exposition is None):
-            raise ValueError("give one of metrics or exposition")
         self._host = host
         self._port = port
         self._limits = limits or HttpLimits()
         self._web = WebConfigWatch(web_config) if web_config is not None else None
-        self._routes = Routes(exposition or _plain(metrics), health, self._web,
+        self._routes = Routes(exposition, health, self._web,
                               authenticate_probes, reload)
         self._tls = self._web is not None and self._web.current().tls is not None
         self._lock = threading.Lock()
@@ -110,12 +106,3 @@ class HttpServer:
             running[1].close()
             logger.info("HTTP server stopped (closed %d open connection(s))", closed)
 
-
-def _plain(metrics: Callable[[], tuple[bytes, str]] | None) -> Exposition:
-    assert metrics is not None
-
-    def exposition(accept: str, names: Sequence[str]) -> tuple[bytes, str]:
-        del accept, names  # one format, unfiltered
-        return metrics()
-
-    return exposition
