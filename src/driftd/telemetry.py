@@ -22,9 +22,10 @@ LABEL_DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 43_200.0
 # version comes from event data, so its label values are capped).
 MAX_MODEL_VERSIONS = 20
 OTHER_VERSION = "other"
-K = TypeVar("K")
 # Upper bounds (seconds) of the batch processing time histogram.
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+K = TypeVar("K")
 
 
 def counted(counts: Mapping[K, int]) -> dict[K, int]:

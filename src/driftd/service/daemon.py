@@ -123,12 +123,8 @@ class Daemon:
             sinks["kafka"] = TopicSink(self._extras.results_topic)
         self.history = History(self.board, self.telemetry, sinks, keep=keep_history)
         self.health = Health(["sources"] + (["broker"] if self._extras.probe else []))
-        # The label join keeps its stores in the checkpoint database (in memory without one).
         self._join_store = self._extras.store
-        if self._join_store is None and any(m.performance for m in config.models):
-            self._join_store = CheckpointStore(Path(":memory:"))
-        self.labels = (LabelJoin(config.models, self.monitor, self._join_store, self.telemetry)
-                       if self._join_store is not None else None)
+        self.labels = self._label_join(config)
         self._pipeline = Pipeline(build_decoders(config), self.monitor, self.telemetry,
                                   RejectionLog(clock), self._extras.dead_letters, self.labels,
                                   build_translators(config, self._join_store.halves()
@@ -324,10 +320,7 @@ class Daemon:
             self.telemetry.mark_config(now, successful=False)
             return "; ".join(problems)
         self._inputs.reconfigure(config, [*changes.restarted, *changes.added], now)
-        if self._join_store is None and any(m.performance for m in config.models):
-            self._join_store = CheckpointStore(Path(":memory:"))
-        self.labels = (LabelJoin(config.models, self.monitor, self._join_store, self.telemetry)
-                       if self._join_store is not None else None)
+        self.labels = self._label_join(config)
         self._pipeline.reconfigure(decoders, self.labels)
         expect_series(config, self.monitor, self.telemetry)
         self.board.forget(changes.removed)
@@ -344,6 +337,15 @@ class Daemon:
                 logger.warning("model %s: windows %s start empty (their settings or the "
                                "reference changed)", model, windows)
         return None
+
+    def _label_join(self, config: Config) -> LabelJoin | None:
+        """The label join of ``config``'s models with performance, its stores in the
+        checkpoint database (in memory without one, opened when first needed)."""
+        if self._join_store is None and any(m.performance for m in config.models):
+            self._join_store = CheckpointStore(Path(":memory:"))
+        if self._join_store is None:
+            return None
+        return LabelJoin(config.models, self.monitor, self._join_store, self.telemetry)
 
     def _poll(self, source: Source, active: list[Source]) -> None:
         raw = source.poll(MAX_BATCH, POLL_TIMEOUT_SECONDS / max(len(active), 1))
